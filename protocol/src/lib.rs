@@ -1,0 +1,20 @@
+//! `pairprog-protocol`: what the relay and the editor proxy share.
+//!
+//! - [`Operation`]: the text operation (retain / insert / delete, in chars) with apply,
+//!   compose, transform, offset transform, invert, diff and its compact JSON form.
+//! - [`OtClient`] and [`Sequencer`]: the two halves of server-sequenced OT.
+//! - [`position`]: LSP positions (UTF-8 / UTF-16 / UTF-32) to and from char offsets.
+
+mod client;
+mod diff;
+mod error;
+mod json;
+mod operation;
+pub mod position;
+mod sequencer;
+
+pub use client::{ClientStateError, OtClient};
+pub use error::OperationError;
+pub use operation::{Bias, Component, Operation};
+pub use position::{Position, PositionEncoding, Range};
+pub use sequencer::{SequenceError, Sequencer};
