@@ -4,11 +4,13 @@
 //!   compose, transform, offset transform, invert, diff and its compact JSON form.
 //! - [`OtClient`] and [`Sequencer`]: the two halves of server-sequenced OT.
 //! - [`position`]: LSP positions (UTF-8 / UTF-16 / UTF-32) to and from char offsets.
+//! - [`messages`]: the WebSocket protocol between clients and the relay.
 
 mod client;
 mod diff;
 mod error;
 mod json;
+pub mod messages;
 mod operation;
 pub mod position;
 mod sequencer;

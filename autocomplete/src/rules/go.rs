@@ -1,0 +1,153 @@
+//! Go: tab indentation, brace blocks without parentheses, raw backtick strings, `:=`.
+
+use super::{BlockStyle, Keywords, LanguageRules, Template};
+use crate::indent::IndentUnit;
+use crate::lexer::Syntax;
+
+pub(crate) static RULES: LanguageRules = LanguageRules {
+    syntax: Syntax {
+        line_comment: Some("//"),
+        block_comment: Some(("/*", "*/")),
+        quotes: "\"'",
+        multiline_quotes: "`",
+        raw_quotes: "`",
+        triple_quotes: "",
+        rust_chars: false,
+        dollar_identifiers: false,
+    },
+    default_indent: IndentUnit::Tabs,
+    blocks: BlockStyle::Braces {
+        parenthesized: false,
+    },
+    keywords: Keywords {
+        modifiers: &[],
+        conditions: &["if", "for", "switch", "select"],
+        named: &["func", "type"],
+        bare: &["else"],
+        semicolon_blocks: &[],
+        semicolons: false,
+        define_function: &["func"],
+        define_type: &["type"],
+        define_variable: &["var", "const"],
+        skip_before_name: &[],
+        typed_declarations: false,
+        reserved: &[
+            "break",
+            "case",
+            "chan",
+            "const",
+            "continue",
+            "default",
+            "defer",
+            "else",
+            "fallthrough",
+            "for",
+            "func",
+            "go",
+            "goto",
+            "if",
+            "import",
+            "interface",
+            "map",
+            "package",
+            "range",
+            "return",
+            "select",
+            "struct",
+            "switch",
+            "type",
+            "var",
+            "nil",
+            "true",
+            "false",
+        ],
+    },
+    templates: &[TEMPLATES],
+};
+
+const TEMPLATES: &[Template] = &[
+    Template {
+        label: "func",
+        body: "func ${1:name}(${2}) {\n\t$0\n}",
+        description: "Function declaration",
+        confidence: 0.9,
+    },
+    Template {
+        label: "func main",
+        body: "func main() {\n\t$0\n}",
+        description: "Program entry point",
+        confidence: 0.8,
+    },
+    Template {
+        label: "type … struct",
+        body: "type ${1:Name} struct {\n\t$0\n}",
+        description: "Struct type",
+        confidence: 0.9,
+    },
+    Template {
+        label: "type … interface",
+        body: "type ${1:Name} interface {\n\t$0\n}",
+        description: "Interface type",
+        confidence: 0.8,
+    },
+    Template {
+        label: "for i := 0; …",
+        body: "for ${1:i} := 0; $1 < ${2:n}; $1++ {\n\t$0\n}",
+        description: "Counting for loop",
+        confidence: 0.9,
+    },
+    Template {
+        label: "for … range",
+        body: "for ${1:_}, ${2:value} := range ${3:items} {\n\t$0\n}",
+        description: "Loop over a slice or map",
+        confidence: 0.85,
+    },
+    Template {
+        label: "if",
+        body: "if ${1:condition} {\n\t$0\n}",
+        description: "Conditional",
+        confidence: 0.9,
+    },
+    Template {
+        label: "if err != nil",
+        body: "if err != nil {\n\treturn ${1:err}\n}",
+        description: "Return the error when there is one",
+        confidence: 0.85,
+    },
+    Template {
+        label: "switch",
+        body: "switch ${1:value} {\ncase ${2:value}:\n\t$0\ndefault:\n}",
+        description: "Switch statement",
+        confidence: 0.75,
+    },
+    Template {
+        label: "import",
+        body: "import \"${1:fmt}\"",
+        description: "Import a package",
+        confidence: 0.8,
+    },
+    Template {
+        label: "import ( … )",
+        body: "import (\n\t\"${1:fmt}\"\n)",
+        description: "Import several packages",
+        confidence: 0.75,
+    },
+    Template {
+        label: "package main",
+        body: "package ${1:main}",
+        description: "Package clause",
+        confidence: 0.8,
+    },
+    Template {
+        label: "fmt.Println",
+        body: "fmt.Println(${1})",
+        description: "Print a line",
+        confidence: 0.8,
+    },
+    Template {
+        label: "defer",
+        body: "defer ${1:f.Close()}",
+        description: "Run a call when the function returns",
+        confidence: 0.7,
+    },
+];
