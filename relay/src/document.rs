@@ -1,0 +1,728 @@
+//! The owner task of one live document: the only place its text, revision, subscribers
+//! and cursors live. Connections talk to it through a bounded channel of [`DocCommand`]s.
+//!
+//! An operation's life: rebase onto the current revision (transform past everything
+//! committed since its base), check it, apply in memory, append to the store in one
+//! transaction with every other operation that queued meanwhile (group commit), and only
+//! then acknowledge it to its sender and broadcast it to the other subscribers. If the
+//! commit fails, nobody hears of the batch and the document reloads from the store.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pairprog_protocol::messages::{
+    CursorInfo, DocumentInfo, ErrorCode, HistoryEntry, Selection, ServerMessage,
+};
+use pairprog_protocol::{Bias, Component, Operation, SequenceError, Sequencer};
+use ropey::Rope;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::room::{frame, Member, Room};
+use crate::state::SharedState;
+use crate::store::{DocumentId, LoggedOperation, StoreError};
+
+/// Commands queued for one document before senders are told it is busy.
+const QUEUE: usize = 4096;
+/// Most operations committed in one transaction.
+const MAX_BATCH: usize = 512;
+/// Operations kept in memory to rebase late operations; older bases must reopen.
+const HISTORY: usize = 10_000;
+/// Most operations sent on a reconnect instead of the whole text.
+const MAX_CATCH_UP: u64 = 5_000;
+/// How long an owner whose document does not exist lingers.
+const ABSENT_LINGER: Duration = Duration::from_millis(100);
+
+pub struct SubmitCommand {
+    pub participant_id: String,
+    pub client_id: String,
+    pub seq: u64,
+    pub base: u64,
+    pub op: Operation,
+}
+
+pub enum DocCommand {
+    /// Subscribe `member`, creating the document from `text` if it does not exist.
+    Open {
+        member: Member,
+        language: Option<String>,
+        text: Option<String>,
+        revision: Option<u64>,
+        reply: oneshot::Sender<Result<(), ProtoError>>,
+    },
+    Close {
+        participant_id: String,
+    },
+    Submit(SubmitCommand),
+    Cursor {
+        participant_id: String,
+        selections: Vec<Selection>,
+    },
+    /// The current text, for REST.
+    Read {
+        reply: oneshot::Sender<Result<DocView, ReadError>>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct DocView {
+    pub path: String,
+    pub language: String,
+    pub text: String,
+    pub revision: u64,
+    pub document_id: DocumentId,
+}
+
+#[derive(Debug)]
+pub enum ReadError {
+    NotFound,
+    Storage(String),
+}
+
+/// An error for the peer that caused it.
+#[derive(Clone, Debug)]
+pub struct ProtoError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ProtoError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn to_message(&self, path: Option<&str>, seq: Option<u64>) -> ServerMessage {
+        ServerMessage::Error {
+            code: self.code,
+            message: self.message.clone(),
+            path: path.map(str::to_owned),
+            seq,
+        }
+    }
+}
+
+pub fn spawn(
+    state: SharedState,
+    room: Arc<Room>,
+    path: String,
+    generation: u64,
+) -> mpsc::Sender<DocCommand> {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let owner = Owner {
+        state: state.clone(),
+        room,
+        path,
+        generation,
+        doc: None,
+        subscribers: HashMap::new(),
+        cursors: HashMap::new(),
+    };
+    state.owners.spawn(owner.run(rx));
+    tx
+}
+
+/// The document as loaded from the store.
+struct LiveDoc {
+    id: DocumentId,
+    language: String,
+    seq: Sequencer,
+    snapshot_revision: u64,
+    /// The last (seq, revision) committed per client id, to recognise resends.
+    clients: HashMap<String, (u64, u64)>,
+}
+
+struct Owner {
+    state: SharedState,
+    room: Arc<Room>,
+    path: String,
+    generation: u64,
+    doc: Option<LiveDoc>,
+    subscribers: HashMap<String, Member>,
+    cursors: HashMap<String, Vec<Selection>>,
+}
+
+/// One operation accepted into the batch being committed.
+struct Accepted {
+    participant_id: String,
+    seq: u64,
+    logged: LoggedOperation,
+}
+
+impl Owner {
+    async fn run(mut self, mut rx: mpsc::Receiver<DocCommand>) {
+        match self.load().await {
+            Ok(doc) => self.set_doc(doc),
+            Err(e) => {
+                tracing::error!(room = %self.room.id, path = %self.path, error = %e, "cannot load document");
+                self.fail_queued(&mut rx, &e.to_string());
+                self.room
+                    .retire_document(&self.path, self.generation, || true);
+                return;
+            }
+        }
+        let mut pending: Option<DocCommand> = None;
+        loop {
+            let command = match pending.take() {
+                Some(c) => c,
+                None => {
+                    let linger = match &self.doc {
+                        None => Some(ABSENT_LINGER),
+                        Some(_) if self.subscribers.is_empty() => {
+                            Some(self.state.config.idle_unload())
+                        }
+                        Some(_) => None,
+                    };
+                    tokio::select! {
+                        biased;
+                        _ = self.state.shutdown.cancelled() => break,
+                        c = rx.recv() => match c {
+                            Some(c) => c,
+                            None => break,
+                        },
+                        _ = tokio::time::sleep(linger.unwrap_or_default()), if linger.is_some() => {
+                            if self.room.retire_document(&self.path, self.generation, || rx.is_empty()) {
+                                break;
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            match command {
+                DocCommand::Submit(first) => {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(DocCommand::Submit(next)) => batch.push(next),
+                            Ok(other) => {
+                                pending = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.commit_batch(batch).await;
+                }
+                DocCommand::Open {
+                    member,
+                    language,
+                    text,
+                    revision,
+                    reply,
+                } => {
+                    let result = self.open(member, language, text, revision).await;
+                    let _ = reply.send(result);
+                }
+                DocCommand::Close { participant_id } => self.unsubscribe(&participant_id),
+                DocCommand::Cursor {
+                    participant_id,
+                    selections,
+                } => self.set_cursor(participant_id, selections),
+                DocCommand::Read { reply } => {
+                    let _ = reply.send(self.read());
+                }
+            }
+        }
+        self.snapshot_if_behind(0).await;
+        if self.doc.is_some() {
+            self.state
+                .metrics
+                .live_documents
+                .fetch_sub(1, Ordering::Relaxed);
+        }
+        self.state.rooms.release_if_idle(&self.room.id, &self.state);
+    }
+
+    fn set_doc(&mut self, doc: Option<LiveDoc>) {
+        if self.doc.is_none() && doc.is_some() {
+            self.state
+                .metrics
+                .live_documents
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.doc = doc;
+    }
+
+    /// Answers every queued command after a fatal load error.
+    fn fail_queued(&self, rx: &mut mpsc::Receiver<DocCommand>, why: &str) {
+        rx.close();
+        while let Ok(command) = rx.try_recv() {
+            let error = ProtoError::new(
+                ErrorCode::Unavailable,
+                format!("the document could not be loaded: {why}"),
+            );
+            match command {
+                DocCommand::Open { reply, .. } => {
+                    let _ = reply.send(Err(error));
+                }
+                DocCommand::Read { reply } => {
+                    let _ = reply.send(Err(ReadError::Storage(why.to_owned())));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn load(&self) -> Result<Option<LiveDoc>, StoreError> {
+        let Some(stored) = self
+            .state
+            .store
+            .load_document(&self.room.id, &self.path)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut seq = Sequencer::new(
+            Rope::from_str(&stored.snapshot),
+            stored.snapshot_revision,
+            HISTORY,
+        );
+        let mut clients = HashMap::new();
+        for logged in stored.operations {
+            let corrupt = |message: String| StoreError::Corrupt {
+                revision: logged.revision,
+                message,
+            };
+            if logged.revision != seq.revision() + 1 {
+                return Err(corrupt(format!(
+                    "expected revision {} after {}",
+                    seq.revision() + 1,
+                    seq.revision()
+                )));
+            }
+            seq.commit(logged.operation.clone())
+                .map_err(|e| corrupt(e.to_string()))?;
+            clients.insert(logged.client_id, (logged.client_seq, logged.revision));
+        }
+        Ok(Some(LiveDoc {
+            id: stored.id,
+            language: stored.language,
+            seq,
+            snapshot_revision: stored.snapshot_revision,
+            clients,
+        }))
+    }
+
+    async fn create(&mut self, language: Option<String>, text: &str) -> Result<(), ProtoError> {
+        let state = &self.state;
+        if text.len() > state.config.max_document_bytes {
+            return Err(ProtoError::new(
+                ErrorCode::DocumentTooLarge,
+                format!(
+                    "the document is {} bytes; the limit is {}",
+                    text.len(),
+                    state.config.max_document_bytes
+                ),
+            ));
+        }
+        let storage = |e: StoreError| ProtoError::new(ErrorCode::Unavailable, e.to_string());
+        let count = state
+            .store
+            .count_documents(&self.room.id)
+            .await
+            .map_err(storage)?;
+        if count >= state.config.max_documents_per_room {
+            return Err(ProtoError::new(
+                ErrorCode::TooManyDocuments,
+                format!("the room already has {count} documents, the most it may hold"),
+            ));
+        }
+        let language = language.unwrap_or_else(|| "plaintext".to_owned());
+        match state
+            .store
+            .create_document(&self.room.id, &self.path, &language, text)
+            .await
+        {
+            // Another relay created it first: use theirs.
+            Ok(_) | Err(StoreError::DocumentExists { .. }) => {}
+            Err(e) => return Err(storage(e)),
+        }
+        let doc = self.load().await.map_err(storage)?;
+        if let Some(doc) = &doc {
+            self.room.broadcast(
+                &ServerMessage::DocumentAdded(DocumentInfo {
+                    path: self.path.clone(),
+                    language: doc.language.clone(),
+                    revision: doc.seq.revision(),
+                }),
+                None,
+                state,
+            );
+        }
+        self.set_doc(doc);
+        Ok(())
+    }
+
+    async fn open(
+        &mut self,
+        member: Member,
+        language: Option<String>,
+        text: Option<String>,
+        revision: Option<u64>,
+    ) -> Result<(), ProtoError> {
+        if self.doc.is_none() {
+            match &text {
+                Some(text) => self.create(language, text).await?,
+                None => {
+                    return Err(ProtoError::new(
+                        ErrorCode::UnknownDocument,
+                        format!(
+                            "the room has no document {:?}; send its text to create it",
+                            self.path
+                        ),
+                    ))
+                }
+            }
+        }
+        let Some(doc) = &self.doc else {
+            return Err(ProtoError::new(
+                ErrorCode::Unavailable,
+                "the document vanished while it was created",
+            ));
+        };
+        let current = doc.seq.revision();
+        let mut operations = None;
+        if let Some(since) = revision.filter(|r| *r <= current && current - r <= MAX_CATCH_UP) {
+            let logged = self
+                .state
+                .store
+                .operations_since(doc.id, since, (current - since) as u32)
+                .await
+                .map_err(|e| ProtoError::new(ErrorCode::Unavailable, e.to_string()))?;
+            // Use the log only if it covers every revision; else send the text.
+            if logged.len() as u64 == current - since {
+                operations = Some(
+                    logged
+                        .into_iter()
+                        .map(|l| HistoryEntry {
+                            revision: l.revision,
+                            op: l.operation,
+                            author_name: l.author,
+                            client_id: l.client_id,
+                            seq: l.client_seq,
+                        })
+                        .collect(),
+                );
+            }
+        }
+        let cursors = self
+            .cursors
+            .iter()
+            .filter(|(id, _)| **id != member.participant.id)
+            .map(|(id, selections)| CursorInfo {
+                participant_id: id.clone(),
+                path: self.path.clone(),
+                selections: selections.clone(),
+            })
+            .collect();
+        let opened = ServerMessage::Opened {
+            path: self.path.clone(),
+            language: doc.language.clone(),
+            revision: current,
+            text: operations.is_none().then(|| doc.seq.text().to_string()),
+            operations,
+            cursors,
+        };
+        member.send(frame(&opened), &self.state);
+        self.subscribers
+            .insert(member.participant.id.clone(), member);
+        Ok(())
+    }
+
+    fn unsubscribe(&mut self, participant_id: &str) {
+        self.subscribers.remove(participant_id);
+        if self.cursors.remove(participant_id).is_some() {
+            self.broadcast_presence(participant_id, Vec::new());
+        }
+    }
+
+    fn set_cursor(&mut self, participant_id: String, mut selections: Vec<Selection>) {
+        let Some(doc) = &self.doc else { return };
+        if !self.subscribers.contains_key(&participant_id) {
+            return;
+        }
+        // Offsets are read against the relay's current text; clamp what does not fit.
+        let len = doc.seq.text().len_chars() as u64;
+        for s in &mut selections {
+            s.anchor = s.anchor.min(len);
+            s.head = s.head.min(len);
+        }
+        selections.truncate(64);
+        self.cursors
+            .insert(participant_id.clone(), selections.clone());
+        self.broadcast_presence(&participant_id, selections);
+    }
+
+    fn broadcast_presence(&self, participant_id: &str, selections: Vec<Selection>) {
+        let presence = frame(&ServerMessage::Presence(CursorInfo {
+            participant_id: participant_id.to_owned(),
+            path: self.path.clone(),
+            selections,
+        }));
+        for (id, member) in &self.subscribers {
+            if id != participant_id {
+                member.send(presence.clone(), &self.state);
+            }
+        }
+    }
+
+    fn read(&self) -> Result<DocView, ReadError> {
+        let doc = self.doc.as_ref().ok_or(ReadError::NotFound)?;
+        Ok(DocView {
+            path: self.path.clone(),
+            language: doc.language.clone(),
+            text: doc.seq.text().to_string(),
+            revision: doc.seq.revision(),
+            document_id: doc.id,
+        })
+    }
+
+    fn reply(&self, participant_id: &str, msg: &ServerMessage) {
+        if let Some(member) = self.subscribers.get(participant_id) {
+            member.send(frame(msg), &self.state);
+        }
+    }
+
+    fn reply_error(&self, submit: &SubmitCommand, error: ProtoError) {
+        self.reply(
+            &submit.participant_id,
+            &error.to_message(Some(&self.path), Some(submit.seq)),
+        );
+    }
+
+    /// Was this (client, seq) committed already? Returns its revision if so.
+    async fn committed_revision(
+        &mut self,
+        submit: &SubmitCommand,
+    ) -> Result<Option<u64>, ProtoError> {
+        let Some(doc) = &self.doc else {
+            return Ok(None);
+        };
+        match doc.clients.get(&submit.client_id) {
+            Some(&(last_seq, last_rev)) if submit.seq == last_seq => Ok(Some(last_rev)),
+            Some(&(last_seq, _)) if submit.seq > last_seq => Ok(None),
+            // Older than the last one seen, or a client unknown since the document was
+            // loaded (a resend after a relay restart): ask the log.
+            known => {
+                let found = self
+                    .state
+                    .store
+                    .find_client_operation(doc.id, &submit.client_id, submit.seq)
+                    .await
+                    .map_err(|e| ProtoError::new(ErrorCode::Unavailable, e.to_string()))?;
+                if found.is_none() && known.is_some() {
+                    return Err(ProtoError::new(
+                        ErrorCode::BadMessage,
+                        format!(
+                            "sequence number {} was already used by this client",
+                            submit.seq
+                        ),
+                    ));
+                }
+                Ok(found)
+            }
+        }
+    }
+
+    /// Rebases and applies one operation in memory, or says why not.
+    fn accept(&mut self, submit: &SubmitCommand, author: &str) -> Result<Accepted, ProtoError> {
+        let max_bytes = self.state.config.max_document_bytes;
+        let doc = self.doc.as_mut().ok_or_else(|| {
+            ProtoError::new(ErrorCode::UnknownDocument, "the document does not exist")
+        })?;
+        let rebased = doc
+            .seq
+            .rebase(&submit.op, submit.base)
+            .map_err(|e| match e {
+                SequenceError::FutureRevision { .. } => {
+                    ProtoError::new(ErrorCode::FutureRevision, e.to_string())
+                }
+                SequenceError::HistoryTrimmed { .. } => {
+                    ProtoError::new(ErrorCode::StaleRevision, e.to_string())
+                }
+                SequenceError::Operation(e) => {
+                    ProtoError::new(ErrorCode::InvalidOperation, e.to_string())
+                }
+            })?;
+        let new_bytes = bytes_after(doc.seq.text(), &rebased);
+        if new_bytes > max_bytes {
+            return Err(ProtoError::new(
+                ErrorCode::DocumentTooLarge,
+                format!("the operation would make the document {new_bytes} bytes; the limit is {max_bytes}"),
+            ));
+        }
+        let revision = doc
+            .seq
+            .commit(rebased.clone())
+            .map_err(|e| ProtoError::new(ErrorCode::InvalidOperation, e.to_string()))?;
+        doc.clients
+            .insert(submit.client_id.clone(), (submit.seq, revision));
+        Ok(Accepted {
+            participant_id: submit.participant_id.clone(),
+            seq: submit.seq,
+            logged: LoggedOperation {
+                revision,
+                author: author.to_owned(),
+                client_id: submit.client_id.clone(),
+                client_seq: submit.seq,
+                operation: rebased,
+                committed_at_ms: now_ms(),
+            },
+        })
+    }
+
+    async fn commit_batch(&mut self, batch: Vec<SubmitCommand>) {
+        let mut accepted = Vec::with_capacity(batch.len());
+        for submit in batch {
+            let Some(author) = self
+                .subscribers
+                .get(&submit.participant_id)
+                .map(|m| m.participant.name.clone())
+            else {
+                continue;
+            };
+            match self.committed_revision(&submit).await {
+                Ok(Some(revision)) => {
+                    // A resend of something already committed: acknowledge, apply nothing.
+                    self.reply(
+                        &submit.participant_id,
+                        &ServerMessage::Ack {
+                            path: self.path.clone(),
+                            revision,
+                            seq: submit.seq,
+                        },
+                    );
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.reply_error(&submit, e);
+                    continue;
+                }
+            }
+            match self.accept(&submit, &author) {
+                Ok(a) => accepted.push(a),
+                Err(e) => self.reply_error(&submit, e),
+            }
+        }
+        let Some(doc) = &self.doc else { return };
+        if accepted.is_empty() {
+            return;
+        }
+        let logged: Vec<LoggedOperation> = accepted.iter().map(|a| a.logged.clone()).collect();
+        let started = Instant::now();
+        if let Err(e) = self.state.store.append_operations(doc.id, &logged).await {
+            tracing::error!(room = %self.room.id, path = %self.path, error = %e, "commit failed; reloading the document");
+            let error = ProtoError::new(
+                ErrorCode::Unavailable,
+                format!("the relay could not store the operation ({e}); resend it"),
+            );
+            for a in &accepted {
+                self.reply(
+                    &a.participant_id,
+                    &error.to_message(Some(&self.path), Some(a.seq)),
+                );
+            }
+            match self.load().await {
+                Ok(doc) => self.doc = doc,
+                Err(e) => {
+                    tracing::error!(error = %e, "reload failed; unloading the document");
+                    self.doc = None;
+                }
+            }
+            return;
+        }
+        self.state
+            .metrics
+            .record_commit(accepted.len(), started.elapsed());
+        for a in accepted {
+            // The author is recognised by client id, not connection: after a reconnect
+            // the same client may be subscribed through a new connection, and must get
+            // the ack (not a "remote" copy of its own operation).
+            let ack = frame(&ServerMessage::Ack {
+                path: self.path.clone(),
+                revision: a.logged.revision,
+                seq: a.seq,
+            });
+            let remote = frame(&ServerMessage::Remote {
+                path: self.path.clone(),
+                revision: a.logged.revision,
+                op: a.logged.operation.clone(),
+                author: a.participant_id.clone(),
+            });
+            for member in self.subscribers.values() {
+                if member.client_id == a.logged.client_id {
+                    member.send(ack.clone(), &self.state);
+                } else {
+                    member.send(remote.clone(), &self.state);
+                }
+            }
+            for (id, selections) in self.cursors.iter_mut() {
+                let bias = if *id == a.participant_id {
+                    Bias::After
+                } else {
+                    Bias::Before
+                };
+                for s in selections.iter_mut() {
+                    s.anchor = transform_u64(&a.logged.operation, s.anchor, bias);
+                    s.head = transform_u64(&a.logged.operation, s.head, bias);
+                }
+            }
+        }
+        self.snapshot_if_behind(self.state.config.snapshot_every)
+            .await;
+    }
+
+    /// Writes a snapshot when more than `threshold` operations followed the last one.
+    async fn snapshot_if_behind(&mut self, threshold: u64) {
+        let Some(doc) = &mut self.doc else { return };
+        let behind = doc.seq.revision() - doc.snapshot_revision;
+        if behind == 0 || behind < threshold {
+            return;
+        }
+        let text = doc.seq.text().to_string();
+        match self
+            .state
+            .store
+            .write_snapshot(doc.id, &text, doc.seq.revision())
+            .await
+        {
+            Ok(()) => doc.snapshot_revision = doc.seq.revision(),
+            Err(e) => {
+                tracing::warn!(error = %e, "snapshot failed; the log still has every operation")
+            }
+        }
+    }
+}
+
+fn transform_u64(op: &Operation, offset: u64, bias: Bias) -> u64 {
+    op.transform_offset(usize::try_from(offset).unwrap_or(usize::MAX), bias) as u64
+}
+
+/// The UTF-8 size of `text` after `op` (which fits it), without applying it.
+fn bytes_after(text: &Rope, op: &Operation) -> usize {
+    let mut bytes = text.len_bytes();
+    let mut pos = 0;
+    for c in op.components() {
+        match c {
+            Component::Retain(n) => pos += n,
+            Component::Insert(s) => bytes += s.len(),
+            Component::Delete(n) => {
+                bytes -= text.char_to_byte(pos + n) - text.char_to_byte(pos);
+                pos += n;
+            }
+        }
+    }
+    bytes
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,97 @@
+//! Counters for `GET /metrics`, in the Prometheus text format. Plain atomics: every
+//! update is one instruction, and the exposition is written by hand.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Upper bounds of the commit-latency histogram, in seconds.
+const COMMIT_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+#[derive(Default)]
+pub struct Metrics {
+    pub connections: AtomicI64,
+    pub rooms: AtomicI64,
+    pub live_documents: AtomicI64,
+    pub operations_committed: AtomicU64,
+    pub commits: AtomicU64,
+    pub slow_peers_dropped: AtomicU64,
+    commit_buckets: [AtomicU64; COMMIT_BUCKETS.len()],
+    commit_seconds_sum_micros: AtomicU64,
+}
+
+impl Metrics {
+    /// Records one durable commit (one transaction, possibly of several operations).
+    pub fn record_commit(&self, operations: usize, took: Duration) {
+        self.commits.fetch_add(1, Relaxed);
+        self.operations_committed
+            .fetch_add(operations as u64, Relaxed);
+        let secs = took.as_secs_f64();
+        for (bound, count) in COMMIT_BUCKETS.iter().zip(&self.commit_buckets) {
+            if secs <= *bound {
+                count.fetch_add(1, Relaxed);
+            }
+        }
+        self.commit_seconds_sum_micros
+            .fetch_add(took.as_micros() as u64, Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let gauge = |out: &mut String, name: &str, help: &str, v: i64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        };
+        let counter = |out: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        };
+        gauge(
+            &mut out,
+            "pairprog_connections",
+            "Open WebSocket connections.",
+            self.connections.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "pairprog_rooms",
+            "Rooms held in memory.",
+            self.rooms.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "pairprog_live_documents",
+            "Documents loaded in memory.",
+            self.live_documents.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "pairprog_operations_committed_total",
+            "Operations committed durably.",
+            self.operations_committed.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "pairprog_slow_peers_dropped_total",
+            "Connections dropped because their outgoing queue was full.",
+            self.slow_peers_dropped.load(Relaxed),
+        );
+        let name = "pairprog_commit_duration_seconds";
+        let _ = writeln!(out, "# HELP {name} Time to commit one batch of operations to the database.\n# TYPE {name} histogram");
+        for (bound, count) in COMMIT_BUCKETS.iter().zip(&self.commit_buckets) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                count.load(Relaxed)
+            );
+        }
+        let commits = self.commits.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {commits}");
+        let sum = self.commit_seconds_sum_micros.load(Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {commits}");
+        out
+    }
+}

@@ -1,0 +1,413 @@
+//! The REST API. Room shapes follow the original web product (`roomId`, `createdAt`,
+//! `code`, `language`) so its clients keep working; documents and history are new.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use pairprog_protocol::messages::Participant;
+use pairprog_protocol::Operation;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use utoipa::ToSchema;
+
+use crate::api_error::{ApiError, ErrorBody};
+use crate::document::{now_ms, DocCommand, DocView, ReadError};
+use crate::ids;
+use crate::room::{DispatchError, Room};
+use crate::state::SharedState;
+use crate::store::StoreError;
+use crate::timefmt::rfc3339_ms;
+
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoomRequest {
+    /// Text of a first document (optional).
+    pub code: Option<String>,
+    /// Its language id, such as `python` (default `plaintext`).
+    pub language: Option<String>,
+    /// Its workspace-relative path (default `main` plus the language's extension).
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateRoomResponse {
+    pub room_id: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentSummaryBody {
+    pub path: String,
+    pub language: String,
+    pub revision: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParticipantBody {
+    pub id: String,
+    pub name: String,
+    pub color: String,
+}
+
+impl From<Participant> for ParticipantBody {
+    fn from(p: Participant) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            color: p.color,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomBody {
+    pub room_id: String,
+    pub created_at: String,
+    pub documents: Vec<DocumentSummaryBody>,
+    pub participants: Vec<ParticipantBody>,
+    pub participant_count: usize,
+    /// Text of the room's first document ("" when it has none).
+    pub code: String,
+    /// Language of the room's first document.
+    pub language: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentBody {
+    pub path: String,
+    pub language: String,
+    pub text: String,
+    pub revision: u64,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct HistoryQuery {
+    /// Return operations after this revision (default 0: from the start).
+    pub since: Option<u64>,
+    /// At most this many (default and maximum 10,000).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntryBody {
+    pub revision: u64,
+    /// The operation in its compact form: retain counts, negative delete counts, inserts.
+    #[schema(value_type = Vec<Object>)]
+    pub op: Operation,
+    pub author: String,
+    pub time: String,
+    pub client_id: String,
+    pub seq: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryBody {
+    pub path: String,
+    pub revision: u64,
+    pub operations: Vec<HistoryEntryBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthBody {
+    pub status: &'static str,
+    pub database: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn default_path(language: &str) -> String {
+    let ext = match language {
+        "python" => "py",
+        "javascript" => "js",
+        "typescript" => "ts",
+        "rust" => "rs",
+        "go" => "go",
+        "java" => return "Main.java".to_owned(),
+        "c" => "c",
+        "cpp" => "cpp",
+        _ => "txt",
+    };
+    format!("main.{ext}")
+}
+
+#[utoipa::path(post, path = "/api/rooms", request_body(content = Option<CreateRoomRequest>, description = "optional first document"),
+    responses((status = 201, body = CreateRoomResponse), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn create_room(
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CreateRoomResponse>), ApiError> {
+    let request: CreateRoomRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateRoomRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            if e.is_data() {
+                ApiError::invalid("invalid_request", e.to_string())
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string())
+            }
+        })?
+    };
+    let language = request.language.unwrap_or_else(|| "plaintext".to_owned());
+    let path = request.path.unwrap_or_else(|| default_path(&language));
+    if let Err(why) = ids::validate_path(&path) {
+        return Err(ApiError::invalid("invalid_path", why));
+    }
+    if let Some(code) = &request.code {
+        if code.len() > state.config.max_document_bytes {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "document_too_large",
+                format!(
+                    "the code is {} bytes; the limit is {}",
+                    code.len(),
+                    state.config.max_document_bytes
+                ),
+            ));
+        }
+    }
+    let id = ids::room_id();
+    let created = now_ms();
+    state
+        .store
+        .create_room(&id, created)
+        .await
+        .map_err(ApiError::unavailable)?;
+    if let Some(code) = &request.code {
+        state
+            .store
+            .create_document(&id, &path, &language, code)
+            .await
+            .map_err(ApiError::unavailable)?;
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(CreateRoomResponse {
+            room_id: id,
+            created_at: rfc3339_ms(created),
+        }),
+    ))
+}
+
+async fn existing_room(state: &SharedState, room_id: &str) -> Result<i64, ApiError> {
+    if !ids::plausible_room_id(room_id) {
+        return Err(ApiError::room_not_found());
+    }
+    match state.store.room(room_id).await {
+        Ok(Some(room)) => Ok(room.created_at_ms),
+        Ok(None) => Err(ApiError::room_not_found()),
+        Err(e) => Err(ApiError::unavailable(e)),
+    }
+}
+
+/// Reads a document through its owner, loading it if needed.
+async fn read_document(
+    state: &SharedState,
+    room: &Arc<Room>,
+    path: &str,
+) -> Result<DocView, ApiError> {
+    let (reply, answer) = oneshot::channel();
+    room.dispatch(path, DocCommand::Read { reply }, state)
+        .map_err(|e| match e {
+            DispatchError::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the document is busy; try again",
+            ),
+            DispatchError::Gone => ApiError::room_not_found(),
+        })?;
+    match tokio::time::timeout(READ_TIMEOUT, answer).await {
+        Ok(Ok(Ok(view))) => Ok(view),
+        Ok(Ok(Err(ReadError::NotFound))) => Err(ApiError::document_not_found()),
+        Ok(Ok(Err(ReadError::Storage(e)))) => Err(ApiError::unavailable(e)),
+        Ok(Err(_)) | Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the document did not answer in time",
+        )),
+    }
+}
+
+#[utoipa::path(get, path = "/api/rooms/{roomId}", params(("roomId" = String, Path)),
+    responses((status = 200, body = RoomBody), (status = 404, body = ErrorBody)))]
+pub async fn get_room(
+    State(state): State<SharedState>,
+    Path(room_id): Path<String>,
+) -> Result<Json<RoomBody>, ApiError> {
+    let created = existing_room(&state, &room_id).await?;
+    let documents = state
+        .store
+        .documents(&room_id)
+        .await
+        .map_err(ApiError::unavailable)?;
+    let room = state.rooms.get_or_create(&room_id, &state);
+    let participants = room.participants();
+    let (code, language) = match documents.first() {
+        Some(first) => {
+            let view = read_document(&state, &room, &first.path).await?;
+            (view.text, view.language)
+        }
+        None => (String::new(), "plaintext".to_owned()),
+    };
+    // Live revisions may be ahead of the stored list's by now; the owner's are current.
+    state.rooms.release_if_idle(&room_id, &state);
+    Ok(Json(RoomBody {
+        room_id,
+        created_at: rfc3339_ms(created),
+        participant_count: participants.len(),
+        participants: participants.into_iter().map(Into::into).collect(),
+        documents: documents
+            .into_iter()
+            .map(|d| DocumentSummaryBody {
+                path: d.path,
+                language: d.language,
+                revision: d.revision,
+            })
+            .collect(),
+        code,
+        language,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/rooms/{roomId}/documents/{path}",
+    params(("roomId" = String, Path), ("path" = String, Path, description = "workspace-relative path, percent-encoded (src%2Fmain.rs)")),
+    responses((status = 200, body = DocumentBody), (status = 404, body = ErrorBody)))]
+pub async fn get_document(
+    State(state): State<SharedState>,
+    Path((room_id, path)): Path<(String, String)>,
+) -> Result<Json<DocumentBody>, ApiError> {
+    existing_room(&state, &room_id).await?;
+    ids::validate_path(&path).map_err(|_| ApiError::document_not_found())?;
+    let room = state.rooms.get_or_create(&room_id, &state);
+    let view = read_document(&state, &room, &path).await?;
+    Ok(Json(DocumentBody {
+        path: view.path,
+        language: view.language,
+        text: view.text,
+        revision: view.revision,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/rooms/{roomId}/documents/{path}/history",
+    params(("roomId" = String, Path), ("path" = String, Path), HistoryQuery),
+    responses((status = 200, body = HistoryBody), (status = 404, body = ErrorBody)))]
+pub async fn get_history(
+    State(state): State<SharedState>,
+    Path((room_id, path)): Path<(String, String)>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<HistoryBody>, ApiError> {
+    existing_room(&state, &room_id).await?;
+    ids::validate_path(&path).map_err(|_| ApiError::document_not_found())?;
+    let room = state.rooms.get_or_create(&room_id, &state);
+    let view = read_document(&state, &room, &path).await?;
+    let since = query.since.unwrap_or(0);
+    if since > view.revision {
+        return Err(ApiError::invalid(
+            "future_revision",
+            format!(
+                "since={since} is ahead of the document's revision {}",
+                view.revision
+            ),
+        ));
+    }
+    let limit = query.limit.unwrap_or(10_000).clamp(1, 10_000);
+    let logged = state
+        .store
+        .operations_since(view.document_id, since, limit)
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(HistoryBody {
+        path: view.path,
+        revision: view.revision,
+        operations: logged
+            .into_iter()
+            .map(|l| HistoryEntryBody {
+                revision: l.revision,
+                op: l.operation,
+                author: l.author,
+                time: rfc3339_ms(l.committed_at_ms),
+                client_id: l.client_id,
+                seq: l.client_seq,
+            })
+            .collect(),
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/rooms/{roomId}", params(("roomId" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_room(
+    State(state): State<SharedState>,
+    Path(room_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    existing_room(&state, &room_id).await?;
+    if let Some(room) = state.rooms.remove(&room_id, &state) {
+        room.delete();
+    }
+    match state.store.delete_room(&room_id).await {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(ApiError::room_not_found()),
+        Err(e) => Err(ApiError::unavailable(e)),
+    }
+}
+
+#[utoipa::path(get, path = "/health", responses((status = 200, body = HealthBody), (status = 503, body = HealthBody)))]
+pub async fn health(State(state): State<SharedState>) -> Response {
+    let database = state.store.backend();
+    match tokio::time::timeout(Duration::from_secs(3), state.store.ping()).await {
+        Ok(Ok(())) => Json(HealthBody {
+            status: "ok",
+            database,
+            error: None,
+        })
+        .into_response(),
+        Ok(Err(e)) => unhealthy(database, e.to_string()),
+        Err(_) => unhealthy(
+            database,
+            "the database did not answer within 3 s".to_owned(),
+        ),
+    }
+}
+
+fn unhealthy(database: &'static str, error: String) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(HealthBody {
+            status: "unavailable",
+            database,
+            error: Some(error),
+        }),
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/liveness", responses((status = 200, description = "the process is up")))]
+pub async fn liveness() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "alive" }))
+}
+
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// Maps store errors for handlers that only need "unavailable".
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::unavailable(e)
+    }
+}

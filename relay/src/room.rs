@@ -1,0 +1,332 @@
+//! Live rooms: who is connected, and the handle of each loaded document's owner task.
+//!
+//! A room's state sits behind a `std::sync::Mutex` that is only ever held for a few
+//! map operations and non-blocking `try_send`s, never across an `.await`. Document state
+//! itself lives in the document's owner task (see `document.rs`), never here.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::ws::Utf8Bytes;
+use pairprog_protocol::messages::{Participant, ServerMessage};
+use tokio::sync::{mpsc, Notify};
+
+use crate::document::{self, DocCommand};
+use crate::state::SharedState;
+
+/// Colours handed to participants in join order, skipping those in use.
+const PALETTE: [&str; 12] = [
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324",
+    "#469990", "#800000", "#808000", "#000075",
+];
+
+/// A message serialised once and shared by every recipient.
+pub type Frame = Utf8Bytes;
+
+pub fn frame(msg: &ServerMessage) -> Frame {
+    // Serialising our own message types cannot fail: they hold only strings, numbers and
+    // operations, all of which serde_json writes.
+    Utf8Bytes::from(serde_json::to_string(msg).expect("server messages serialise"))
+}
+
+/// Tells a connection to close, from whichever task noticed why.
+#[derive(Default)]
+pub struct Kick {
+    notify: Notify,
+    kicked: AtomicBool,
+    /// Why: `true` when the peer was too slow, `false` when the room went away.
+    slow: AtomicBool,
+}
+
+impl Kick {
+    pub fn kick(&self, slow: bool) {
+        self.slow.store(slow, Ordering::Relaxed);
+        self.kicked.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    pub async fn kicked(&self) -> bool {
+        if !self.kicked.load(Ordering::Acquire) {
+            self.notify.notified().await;
+        }
+        self.slow.load(Ordering::Relaxed)
+    }
+}
+
+/// A connected participant as the room and the document owners see it.
+#[derive(Clone)]
+pub struct Member {
+    pub participant: Participant,
+    pub client_id: String,
+    pub outbox: mpsc::Sender<Frame>,
+    pub kick: Arc<Kick>,
+}
+
+impl Member {
+    /// Queues a message without waiting. A full queue means the peer cannot keep up: it
+    /// is dropped instead of being buffered without limit.
+    pub fn send(&self, frame: Frame, state: &SharedState) {
+        match self.outbox.try_send(frame) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                state
+                    .metrics
+                    .slow_peers_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(participant = %self.participant.id, "outgoing queue full; dropping the connection");
+                self.kick.kick(true);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+}
+
+pub struct Room {
+    pub id: String,
+    inner: Mutex<RoomState>,
+    generation: AtomicU64,
+}
+
+#[derive(Default)]
+struct RoomState {
+    members: HashMap<String, Member>,
+    /// Join order, so listings are stable.
+    order: Vec<String>,
+    documents: HashMap<String, DocSlot>,
+    deleted: bool,
+}
+
+struct DocSlot {
+    tx: mpsc::Sender<DocCommand>,
+    generation: u64,
+}
+
+/// Why a command could not reach a document's owner.
+#[derive(Debug)]
+pub enum DispatchError {
+    /// The owner's queue is full: the document is overloaded.
+    Busy,
+    /// The room was deleted.
+    Gone,
+}
+
+impl Room {
+    fn new(id: String) -> Self {
+        Self {
+            id,
+            inner: Mutex::new(RoomState::default()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, RoomState> {
+        // A panic while holding this lock would be a bug in a few lines of map code; the
+        // maps stay consistent, so keep serving rather than poisoning the whole room.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next free colour.
+    pub fn pick_color(&self) -> String {
+        let state = self.lock();
+        let used: Vec<&str> = state
+            .members
+            .values()
+            .map(|m| m.participant.color.as_str())
+            .collect();
+        PALETTE
+            .iter()
+            .find(|c| !used.contains(c))
+            .copied()
+            .unwrap_or(PALETTE[state.members.len() % PALETTE.len()])
+            .to_owned()
+    }
+
+    /// Adds a member. `welcome` builds its first message from the participant list, and
+    /// is queued before anything else can reach the member; the others hear `joined`.
+    pub fn join(
+        &self,
+        member: Member,
+        state: &SharedState,
+        welcome: impl FnOnce(Vec<Participant>) -> ServerMessage,
+    ) -> Result<(), DispatchError> {
+        let mut room = self.lock();
+        if room.deleted {
+            return Err(DispatchError::Gone);
+        }
+        let id = member.participant.id.clone();
+        room.members.insert(id.clone(), member.clone());
+        room.order.push(id.clone());
+        let participants = participants_of(&room);
+        member.send(frame(&welcome(participants)), state);
+        let joined = frame(&ServerMessage::Joined {
+            participant: member.participant.clone(),
+            count: room.members.len() as u32,
+        });
+        for (other_id, other) in &room.members {
+            if *other_id != id {
+                other.send(joined.clone(), state);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a member and tells the others. Returns true when the room is now empty.
+    pub fn leave(&self, participant_id: &str, state: &SharedState) -> bool {
+        let mut room = self.lock();
+        if room.members.remove(participant_id).is_none() {
+            return room.members.is_empty() && room.documents.is_empty();
+        }
+        room.order.retain(|id| id != participant_id);
+        let left = frame(&ServerMessage::Left {
+            participant_id: participant_id.to_owned(),
+            count: room.members.len() as u32,
+        });
+        for other in room.members.values() {
+            other.send(left.clone(), state);
+        }
+        room.members.is_empty() && room.documents.is_empty()
+    }
+
+    pub fn participants(&self) -> Vec<Participant> {
+        participants_of(&self.lock())
+    }
+
+    pub fn is_idle(&self) -> bool {
+        let room = self.lock();
+        room.members.is_empty() && room.documents.is_empty()
+    }
+
+    /// Sends to every member but `except`.
+    pub fn broadcast(&self, msg: &ServerMessage, except: Option<&str>, state: &SharedState) {
+        let frame = frame(msg);
+        let room = self.lock();
+        for (id, member) in &room.members {
+            if Some(id.as_str()) != except {
+                member.send(frame.clone(), state);
+            }
+        }
+    }
+
+    /// Delivers a command to the owner of `path`, starting the owner if the document is
+    /// not loaded. Sending under the room lock is what lets an idle owner retire safely:
+    /// it checks for queued commands under the same lock (see [`Room::retire_document`]).
+    pub fn dispatch(
+        self: &Arc<Self>,
+        path: &str,
+        command: DocCommand,
+        state: &SharedState,
+    ) -> Result<mpsc::Sender<DocCommand>, DispatchError> {
+        let mut room = self.lock();
+        if room.deleted {
+            return Err(DispatchError::Gone);
+        }
+        let slot = room.documents.entry(path.to_owned()).or_insert_with(|| {
+            let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+            let tx = document::spawn(state.clone(), self.clone(), path.to_owned(), generation);
+            DocSlot { tx, generation }
+        });
+        match slot.tx.try_send(command) {
+            Ok(()) => Ok(slot.tx.clone()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(DispatchError::Busy),
+            // The owner ended (a fatal storage error): start a fresh one next time.
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                room.documents.remove(path);
+                Err(DispatchError::Busy)
+            }
+        }
+    }
+
+    /// Called by an owner that wants to unload. It may only go when no command is queued
+    /// for it; the check and the removal happen under the lock every sender takes.
+    pub fn retire_document(
+        &self,
+        path: &str,
+        generation: u64,
+        queue_empty: impl Fn() -> bool,
+    ) -> bool {
+        let mut room = self.lock();
+        if !queue_empty() {
+            return false;
+        }
+        if room
+            .documents
+            .get(path)
+            .is_some_and(|slot| slot.generation == generation)
+        {
+            room.documents.remove(path);
+        }
+        true
+    }
+
+    /// Marks the room deleted and closes every connection in it.
+    pub fn delete(&self) {
+        let mut room = self.lock();
+        room.deleted = true;
+        for member in room.members.values() {
+            member.kick.kick(false);
+        }
+        room.members.clear();
+        room.order.clear();
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.lock().deleted
+    }
+}
+
+fn participants_of(room: &RoomState) -> Vec<Participant> {
+    room.order
+        .iter()
+        .filter_map(|id| room.members.get(id))
+        .map(|m| m.participant.clone())
+        .collect()
+}
+
+/// Every room held in memory.
+#[derive(Default)]
+pub struct RoomRegistry {
+    rooms: Mutex<HashMap<String, Arc<Room>>>,
+}
+
+impl RoomRegistry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Room>>> {
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get_or_create(&self, id: &str, state: &SharedState) -> Arc<Room> {
+        let mut rooms = self.lock();
+        rooms
+            .entry(id.to_owned())
+            .or_insert_with(|| {
+                state.metrics.rooms.fetch_add(1, Ordering::Relaxed);
+                Arc::new(Room::new(id.to_owned()))
+            })
+            .clone()
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Room>> {
+        self.lock().get(id).cloned()
+    }
+
+    /// Drops a room from memory if nobody and nothing uses it any more.
+    pub fn release_if_idle(&self, id: &str, state: &SharedState) {
+        let mut rooms = self.lock();
+        if rooms.get(id).is_some_and(|room| room.is_idle()) {
+            rooms.remove(id);
+            state.metrics.rooms.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn remove(&self, id: &str, state: &SharedState) -> Option<Arc<Room>> {
+        let room = self.lock().remove(id);
+        if room.is_some() {
+            state.metrics.rooms.fetch_sub(1, Ordering::Relaxed);
+        }
+        room
+    }
+
+    pub fn all(&self) -> Vec<Arc<Room>> {
+        self.lock().values().cloned().collect()
+    }
+}

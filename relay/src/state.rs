@@ -1,0 +1,24 @@
+//! What every handler and task shares.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::room::RoomRegistry;
+use crate::store::Store;
+
+pub struct AppState {
+    pub config: Config,
+    pub store: Store,
+    pub rooms: RoomRegistry,
+    pub metrics: Metrics,
+    /// Cancelled when the relay shuts down: connections close, owners finish and exit.
+    pub shutdown: CancellationToken,
+    /// Every document owner task, so shutdown can wait for their last commits.
+    pub owners: TaskTracker,
+}
+
+pub type SharedState = Arc<AppState>;

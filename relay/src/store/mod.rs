@@ -1,0 +1,176 @@
+//! Durable storage for rooms, documents and their operation logs.
+//!
+//! One interface, [`Store`], over two backends: Postgres for deployment and SQLite as the
+//! embedded default. The backends hold the same schema (see `migrations/`), run the same
+//! statements where their dialects agree (`sql.rs`), and return the same records, so the
+//! relay never needs to know which one it talks to. Dispatch is a plain enum match, so
+//! the async methods need no boxing.
+//!
+//! Revisions and sequence numbers are `u64` in Rust and signed 64-bit integers in SQL;
+//! every conversion is checked (`records.rs`), and a stored value the relay could not
+//! have written is reported as [`StoreError::Corrupt`], never unwrapped.
+
+mod error;
+mod postgres;
+mod records;
+mod sql;
+mod sqlite;
+
+pub use error::StoreError;
+pub use postgres::PgStore;
+pub use records::{DocumentSummary, LoggedOperation, RoomRecord, StoredDocument};
+pub use sqlite::SqliteStore;
+
+/// A document's key in the store; the log rows reference it.
+pub type DocumentId = i64;
+
+/// A connected store. Cloning is cheap: both backends share their pools behind `Arc`s.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Postgres(PgStore),
+    Sqlite(SqliteStore),
+}
+
+/// Runs the same method on whichever backend `$store` holds.
+macro_rules! dispatch {
+    ($store:expr, $backend:ident => $call:expr) => {
+        match $store {
+            Store::Postgres($backend) => $call,
+            Store::Sqlite($backend) => $call,
+        }
+    };
+}
+
+impl Store {
+    /// Connects to the database `url` names and applies the pending migrations.
+    ///
+    /// `postgres://` or `postgresql://` selects Postgres (a pool of up to 10
+    /// connections, durable commits with the server's default `synchronous_commit`).
+    /// `sqlite:` selects SQLite, e.g. `sqlite:///path/pairprog.db` or `sqlite:pairprog.db`;
+    /// the file is created if missing and opened in WAL mode with `synchronous=FULL`,
+    /// foreign keys on and a 5 s busy timeout.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let scheme = url
+            .split_once(':')
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("postgres" | "postgresql") if url.contains("://") => {
+                Ok(Store::Postgres(PgStore::connect(url).await?))
+            }
+            Some("sqlite") => Ok(Store::Sqlite(SqliteStore::connect(url).await?)),
+            _ => Err(StoreError::UnsupportedUrl(url.to_owned())),
+        }
+    }
+
+    /// Which backend this is: `"postgres"` or `"sqlite"`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Postgres(_) => "postgres",
+            Store::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Runs `SELECT 1`, so `GET /health` can report an unreachable database.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, store => store.ping().await)
+    }
+
+    /// Creates a room, active as of its creation. `RoomExists` if the id is taken.
+    pub async fn create_room(&self, id: &str, created_at_ms: i64) -> Result<(), StoreError> {
+        dispatch!(self, store => store.create_room(id, created_at_ms).await)
+    }
+
+    pub async fn room(&self, id: &str) -> Result<Option<RoomRecord>, StoreError> {
+        dispatch!(self, store => store.room(id).await)
+    }
+
+    /// Deletes a room with its documents and their logs (the foreign keys cascade).
+    /// Returns false if there was no such room.
+    pub async fn delete_room(&self, id: &str) -> Result<bool, StoreError> {
+        dispatch!(self, store => store.delete_room(id).await)
+    }
+
+    pub async fn count_rooms(&self) -> Result<u64, StoreError> {
+        dispatch!(self, store => store.count_rooms().await)
+    }
+
+    /// The room's documents, first created first, each with its latest revision.
+    pub async fn documents(&self, room: &str) -> Result<Vec<DocumentSummary>, StoreError> {
+        dispatch!(self, store => store.documents(room).await)
+    }
+
+    pub async fn count_documents(&self, room: &str) -> Result<u64, StoreError> {
+        dispatch!(self, store => store.count_documents(room).await)
+    }
+
+    /// Creates a document at revision 0 whose snapshot is `text`. `DocumentExists` if
+    /// the room already has `path`; a database error if the room does not exist.
+    pub async fn create_document(
+        &self,
+        room: &str,
+        path: &str,
+        language: &str,
+        text: &str,
+    ) -> Result<DocumentId, StoreError> {
+        dispatch!(self, store => store.create_document(room, path, language, text).await)
+    }
+
+    /// The document's snapshot and every logged operation after it, or `None`.
+    pub async fn load_document(
+        &self,
+        room: &str,
+        path: &str,
+    ) -> Result<Option<StoredDocument>, StoreError> {
+        dispatch!(self, store => store.load_document(room, path).await)
+    }
+
+    /// Appends a batch of operations atomically, committing (and syncing) once. A
+    /// revision already in the log, or repeated within the batch, fails the whole batch
+    /// with `RevisionConflict` and writes nothing. An empty batch does nothing.
+    pub async fn append_operations(
+        &self,
+        document: DocumentId,
+        ops: &[LoggedOperation],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, store => store.append_operations(document, ops).await)
+    }
+
+    /// Replaces the document's snapshot with `text` at `revision`. The log rows before
+    /// it are kept for the history endpoint. A missing document is
+    /// `Database(RowNotFound)`.
+    pub async fn write_snapshot(
+        &self,
+        document: DocumentId,
+        text: &str,
+        revision: u64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, store => store.write_snapshot(document, text, revision).await)
+    }
+
+    /// Logged operations with revision > `since`, ascending, at most `limit` of them.
+    pub async fn operations_since(
+        &self,
+        document: DocumentId,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<LoggedOperation>, StoreError> {
+        dispatch!(self, store => store.operations_since(document, since, limit).await)
+    }
+
+    /// The revision at which `(client_id, client_seq)` was committed to this document,
+    /// if it was: how a resend is recognised even after the relay restarted.
+    pub async fn find_client_operation(
+        &self,
+        document: DocumentId,
+        client_id: &str,
+        client_seq: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        dispatch!(self, store => store.find_client_operation(document, client_id, client_seq).await)
+    }
+
+    /// Records that the room was active at `now_ms` (never moving it backwards), for a
+    /// retention job. A missing room is not an error.
+    pub async fn touch_room(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
+        dispatch!(self, store => store.touch_room(id, now_ms).await)
+    }
+}

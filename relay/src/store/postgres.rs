@@ -1,0 +1,298 @@
+//! The Postgres backend, for deployments.
+
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use super::error::{is_unique_violation, unique_or};
+use super::records::{
+    count_from_sql, document_from_rows, duplicate_in_batch, from_sql, now_ms, operation_from_row,
+    operation_to_row, summaries_from_rows, to_sql, RawOperation,
+};
+use super::sql::{self, DocumentRow, DocumentSummaryRow};
+use super::{DocumentId, DocumentSummary, LoggedOperation, RoomRecord, StoreError, StoredDocument};
+
+static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Enough connections for many owner tasks committing at once, few enough to stay far
+/// below a default server's `max_connections` when several relays share it.
+const MAX_CONNECTIONS: u32 = 10;
+
+/// How long a caller waits for a free connection. `GET /health` relies on this to
+/// report an unreachable database within seconds instead of hanging.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One statement over parallel arrays: a single round trip for any batch size, with no
+/// bind-parameter limit to chunk around.
+const APPEND_OPERATIONS: &str = "INSERT INTO operations \
+         (document_id, revision, author, client_id, client_seq, operation, committed_at_ms) \
+     SELECT $1, * FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], \
+                              $6::TEXT[], $7::BIGINT[])";
+
+const FIRST_EXISTING_REVISION: &str =
+    "SELECT MIN(revision) FROM operations WHERE document_id = $1 AND revision = ANY($2)";
+
+/// GREATEST keeps a late, out-of-order touch from moving the activity backwards.
+const TOUCH_ROOM: &str =
+    "UPDATE rooms SET last_active_ms = GREATEST(last_active_ms, $2) WHERE id = $1";
+
+/// A pool of Postgres connections. Commits use the server's default
+/// `synchronous_commit`, so an acknowledged operation is on disk.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects and applies the pending migrations. Concurrent relays starting at once
+    /// are safe: the migrator serialises itself with an advisory lock.
+    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    /// The underlying pool, for callers that need a query the store does not offer.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query(sql::PING).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn create_room(&self, id: &str, created_at_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(sql::CREATE_ROOM)
+            .bind(id)
+            .bind(created_at_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(|err| unique_or(err, || StoreError::RoomExists(id.to_owned())))?;
+        Ok(())
+    }
+
+    pub async fn room(&self, id: &str) -> Result<Option<RoomRecord>, StoreError> {
+        let row: Option<(String, i64)> = sqlx::query_as(sql::ROOM)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(id, created_at_ms)| RoomRecord { id, created_at_ms }))
+    }
+
+    pub async fn delete_room(&self, id: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query(sql::DELETE_ROOM)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    pub async fn count_rooms(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(sql::COUNT_ROOMS)
+            .fetch_one(&self.pool)
+            .await?;
+        count_from_sql(count)
+    }
+
+    pub async fn documents(&self, room: &str) -> Result<Vec<DocumentSummary>, StoreError> {
+        let rows: Vec<DocumentSummaryRow> = sqlx::query_as(sql::DOCUMENTS)
+            .bind(room)
+            .fetch_all(&self.pool)
+            .await?;
+        summaries_from_rows(rows)
+    }
+
+    pub async fn count_documents(&self, room: &str) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(sql::COUNT_DOCUMENTS)
+            .bind(room)
+            .fetch_one(&self.pool)
+            .await?;
+        count_from_sql(count)
+    }
+
+    pub async fn create_document(
+        &self,
+        room: &str,
+        path: &str,
+        language: &str,
+        text: &str,
+    ) -> Result<DocumentId, StoreError> {
+        sqlx::query_scalar(sql::CREATE_DOCUMENT)
+            .bind(room)
+            .bind(path)
+            .bind(language)
+            .bind(text)
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|err| {
+                unique_or(err, || StoreError::DocumentExists {
+                    room: room.to_owned(),
+                    path: path.to_owned(),
+                })
+            })
+    }
+
+    pub async fn load_document(
+        &self,
+        room: &str,
+        path: &str,
+    ) -> Result<Option<StoredDocument>, StoreError> {
+        let row: Option<DocumentRow> = sqlx::query_as(sql::DOCUMENT)
+            .bind(room)
+            .bind(path)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        // Reading without a transaction is consistent: snapshots only move forward and
+        // log rows are never deleted, so the rows after this snapshot all still exist.
+        let operations: Vec<RawOperation> = sqlx::query_as(sql::OPERATIONS_AFTER)
+            .bind(row.0)
+            .bind(row.5)
+            .fetch_all(&self.pool)
+            .await?;
+        document_from_rows(row, operations).map(Some)
+    }
+
+    pub async fn append_operations(
+        &self,
+        document: DocumentId,
+        ops: &[LoggedOperation],
+    ) -> Result<(), StoreError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let rows = ops
+            .iter()
+            .map(operation_to_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let revisions: Vec<i64> = rows.iter().map(|row| row.revision).collect();
+        // A single statement is its own transaction and is atomic: a conflicting row
+        // leaves none of the batch behind. Skipping an explicit BEGIN/COMMIT saves two
+        // round trips on every commit, which the latency target needs.
+        let result = sqlx::query(APPEND_OPERATIONS)
+            .bind(document)
+            .bind(&revisions)
+            .bind(rows.iter().map(|row| row.author).collect::<Vec<_>>())
+            .bind(rows.iter().map(|row| row.client_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|row| row.client_seq).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|row| row.operation.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|row| row.committed_at_ms)
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_unique_violation(&err) => {
+                match self.conflicting_revision(document, ops, &revisions).await? {
+                    Some(revision) => Err(StoreError::RevisionConflict { document, revision }),
+                    // The client key collided, not a revision: a relay bug, reported as is.
+                    None => Err(err.into()),
+                }
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// After a failed append, finds the revision that made it fail, if a revision did.
+    async fn conflicting_revision(
+        &self,
+        document: DocumentId,
+        ops: &[LoggedOperation],
+        revisions: &[i64],
+    ) -> Result<Option<u64>, StoreError> {
+        if let Some(revision) = duplicate_in_batch(ops) {
+            return Ok(Some(revision));
+        }
+        let existing: Option<i64> = sqlx::query_scalar(FIRST_EXISTING_REVISION)
+            .bind(document)
+            .bind(revisions)
+            .fetch_one(&self.pool)
+            .await?;
+        existing
+            .map(|revision| from_sql(revision, 0, "revision"))
+            .transpose()
+    }
+
+    pub async fn write_snapshot(
+        &self,
+        document: DocumentId,
+        text: &str,
+        revision: u64,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(sql::WRITE_SNAPSHOT)
+            .bind(document)
+            .bind(text)
+            .bind(to_sql(revision, revision, "snapshot revision")?)
+            .execute(&self.pool)
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(sqlx::Error::RowNotFound.into());
+        }
+        Ok(())
+    }
+
+    pub async fn operations_since(
+        &self,
+        document: DocumentId,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<LoggedOperation>, StoreError> {
+        // No stored revision exceeds i64::MAX, so a later `since` simply matches nothing.
+        let Ok(since) = i64::try_from(since) else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<RawOperation> = sqlx::query_as(sql::OPERATIONS_SINCE)
+            .bind(document)
+            .bind(since)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(operation_from_row).collect()
+    }
+
+    pub async fn find_client_operation(
+        &self,
+        document: DocumentId,
+        client_id: &str,
+        client_seq: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        // A sequence number above i64::MAX could never have been stored.
+        let Ok(client_seq) = i64::try_from(client_seq) else {
+            return Ok(None);
+        };
+        let revision: Option<i64> = sqlx::query_scalar(sql::FIND_CLIENT_OPERATION)
+            .bind(document)
+            .bind(client_id)
+            .bind(client_seq)
+            .fetch_optional(&self.pool)
+            .await?;
+        revision
+            .map(|revision| from_sql(revision, 0, "revision"))
+            .transpose()
+    }
+
+    pub async fn touch_room(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(TOUCH_ROOM)
+            .bind(id)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,342 @@
+//! The SQLite backend: the embedded default, so the relay runs with no setup.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::error::{is_unique_violation, unique_or};
+use super::records::{
+    count_from_sql, document_from_rows, duplicate_in_batch, from_sql, now_ms, operation_from_row,
+    operation_to_row, summaries_from_rows, to_sql, OperationRow, RawOperation,
+};
+use super::sql::{self, DocumentRow, DocumentSummaryRow};
+use super::{DocumentId, DocumentSummary, LoggedOperation, RoomRecord, StoreError, StoredDocument};
+
+static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// How long a statement waits for another process's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Readers run in parallel under WAL; a few cover the REST endpoints and loads.
+const READ_CONNECTIONS: u32 = 4;
+
+/// Rows per INSERT statement: 7 parameters each stays far below SQLite's limit of
+/// 32,766 bound parameters per statement.
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// GREATEST is spelled MAX in SQLite. It keeps a late, out-of-order touch from moving
+/// the activity backwards.
+const TOUCH_ROOM: &str = "UPDATE rooms SET last_active_ms = MAX(last_active_ms, $2) WHERE id = $1";
+
+/// A file database in WAL mode with two pools. SQLite admits one writer at a time, so
+/// every write goes through a single connection: writers then queue fairly in the pool
+/// instead of sleeping in SQLite's busy handler, while reads proceed in parallel.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` and applies the migrations.
+    pub async fn connect(url: &str) -> Result<SqliteStore, StoreError> {
+        // synchronous=FULL syncs the WAL on every commit, so an acknowledged operation
+        // survives power loss, not only a crash of the process (NORMAL would not).
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        // An in-memory database lives only as long as its connections and is private to
+        // them, so it gets one connection that is never closed, shared by all callers.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(u32::from(in_memory))
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&writer).await?;
+        let reader = if in_memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(READ_CONNECTIONS)
+                .connect_with(options)
+                .await?
+        };
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// The pool every write goes through, for callers that need a query the store does
+    /// not offer.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query(sql::PING).execute(&self.reader).await?;
+        Ok(())
+    }
+
+    pub async fn create_room(&self, id: &str, created_at_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(sql::CREATE_ROOM)
+            .bind(id)
+            .bind(created_at_ms)
+            .execute(&self.writer)
+            .await
+            .map_err(|err| unique_or(err, || StoreError::RoomExists(id.to_owned())))?;
+        Ok(())
+    }
+
+    pub async fn room(&self, id: &str) -> Result<Option<RoomRecord>, StoreError> {
+        let row: Option<(String, i64)> = sqlx::query_as(sql::ROOM)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(|(id, created_at_ms)| RoomRecord { id, created_at_ms }))
+    }
+
+    pub async fn delete_room(&self, id: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query(sql::DELETE_ROOM)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    pub async fn count_rooms(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(sql::COUNT_ROOMS)
+            .fetch_one(&self.reader)
+            .await?;
+        count_from_sql(count)
+    }
+
+    pub async fn documents(&self, room: &str) -> Result<Vec<DocumentSummary>, StoreError> {
+        let rows: Vec<DocumentSummaryRow> = sqlx::query_as(sql::DOCUMENTS)
+            .bind(room)
+            .fetch_all(&self.reader)
+            .await?;
+        summaries_from_rows(rows)
+    }
+
+    pub async fn count_documents(&self, room: &str) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(sql::COUNT_DOCUMENTS)
+            .bind(room)
+            .fetch_one(&self.reader)
+            .await?;
+        count_from_sql(count)
+    }
+
+    pub async fn create_document(
+        &self,
+        room: &str,
+        path: &str,
+        language: &str,
+        text: &str,
+    ) -> Result<DocumentId, StoreError> {
+        sqlx::query_scalar(sql::CREATE_DOCUMENT)
+            .bind(room)
+            .bind(path)
+            .bind(language)
+            .bind(text)
+            .bind(now_ms())
+            .fetch_one(&self.writer)
+            .await
+            .map_err(|err| {
+                unique_or(err, || StoreError::DocumentExists {
+                    room: room.to_owned(),
+                    path: path.to_owned(),
+                })
+            })
+    }
+
+    pub async fn load_document(
+        &self,
+        room: &str,
+        path: &str,
+    ) -> Result<Option<StoredDocument>, StoreError> {
+        let row: Option<DocumentRow> = sqlx::query_as(sql::DOCUMENT)
+            .bind(room)
+            .bind(path)
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        // Reading without a transaction is consistent: snapshots only move forward and
+        // log rows are never deleted, so the rows after this snapshot all still exist.
+        let operations: Vec<RawOperation> = sqlx::query_as(sql::OPERATIONS_AFTER)
+            .bind(row.0)
+            .bind(row.5)
+            .fetch_all(&self.reader)
+            .await?;
+        document_from_rows(row, operations).map(Some)
+    }
+
+    pub async fn append_operations(
+        &self,
+        document: DocumentId,
+        ops: &[LoggedOperation],
+    ) -> Result<(), StoreError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let rows = ops
+            .iter()
+            .map(operation_to_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        // One transaction around every chunk: the batch commits (and syncs) once, and a
+        // conflict anywhere rolls all of it back.
+        let mut tx = self.writer.begin().await?;
+        let mut failure = None;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            if let Err(err) = insert_query(document, chunk)
+                .build()
+                .execute(&mut *tx)
+                .await
+            {
+                failure = Some(err);
+                break;
+            }
+        }
+        let Some(err) = failure else {
+            tx.commit().await?;
+            return Ok(());
+        };
+        tx.rollback().await?;
+        if !is_unique_violation(&err) {
+            return Err(err.into());
+        }
+        match self.conflicting_revision(document, ops, &rows).await? {
+            Some(revision) => Err(StoreError::RevisionConflict { document, revision }),
+            // The client key collided, not a revision: a relay bug, reported as is.
+            None => Err(err.into()),
+        }
+    }
+
+    /// After a failed append, finds the revision that made it fail, if a revision did.
+    async fn conflicting_revision(
+        &self,
+        document: DocumentId,
+        ops: &[LoggedOperation],
+        rows: &[OperationRow<'_>],
+    ) -> Result<Option<u64>, StoreError> {
+        if let Some(revision) = duplicate_in_batch(ops) {
+            return Ok(Some(revision));
+        }
+        let mut first: Option<i64> = None;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "SELECT MIN(revision) FROM operations WHERE document_id = ",
+            );
+            query.push_bind(document).push(" AND revision IN (");
+            let mut list = query.separated(", ");
+            for row in chunk {
+                list.push_bind(row.revision);
+            }
+            query.push(")");
+            let found: Option<i64> = query.build_query_scalar().fetch_one(&self.writer).await?;
+            first = first.into_iter().chain(found).min();
+        }
+        first
+            .map(|revision| from_sql(revision, 0, "revision"))
+            .transpose()
+    }
+
+    pub async fn write_snapshot(
+        &self,
+        document: DocumentId,
+        text: &str,
+        revision: u64,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(sql::WRITE_SNAPSHOT)
+            .bind(document)
+            .bind(text)
+            .bind(to_sql(revision, revision, "snapshot revision")?)
+            .execute(&self.writer)
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(sqlx::Error::RowNotFound.into());
+        }
+        Ok(())
+    }
+
+    pub async fn operations_since(
+        &self,
+        document: DocumentId,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<LoggedOperation>, StoreError> {
+        // No stored revision exceeds i64::MAX, so a later `since` simply matches nothing.
+        let Ok(since) = i64::try_from(since) else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<RawOperation> = sqlx::query_as(sql::OPERATIONS_SINCE)
+            .bind(document)
+            .bind(since)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.into_iter().map(operation_from_row).collect()
+    }
+
+    pub async fn find_client_operation(
+        &self,
+        document: DocumentId,
+        client_id: &str,
+        client_seq: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        // A sequence number above i64::MAX could never have been stored.
+        let Ok(client_seq) = i64::try_from(client_seq) else {
+            return Ok(None);
+        };
+        let revision: Option<i64> = sqlx::query_scalar(sql::FIND_CLIENT_OPERATION)
+            .bind(document)
+            .bind(client_id)
+            .bind(client_seq)
+            .fetch_optional(&self.reader)
+            .await?;
+        revision
+            .map(|revision| from_sql(revision, 0, "revision"))
+            .transpose()
+    }
+
+    pub async fn touch_room(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(TOUCH_ROOM)
+            .bind(id)
+            .bind(now_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+}
+
+/// One multi-row INSERT for a chunk of the batch.
+fn insert_query<'a>(
+    document: DocumentId,
+    chunk: &'a [OperationRow<'a>],
+) -> QueryBuilder<'a, Sqlite> {
+    let mut query = QueryBuilder::new(
+        "INSERT INTO operations \
+             (document_id, revision, author, client_id, client_seq, operation, committed_at_ms) ",
+    );
+    query.push_values(chunk, |mut values, row| {
+        values
+            .push_bind(document)
+            .push_bind(row.revision)
+            .push_bind(row.author)
+            .push_bind(row.client_id)
+            .push_bind(row.client_seq)
+            .push_bind(row.operation.as_str())
+            .push_bind(row.committed_at_ms);
+    });
+    query
+}

@@ -1,0 +1,479 @@
+//! One WebSocket connection: the `hello` handshake, then a reader loop that checks each
+//! message and hands it to the room or a document owner, and a writer task that drains
+//! the connection's bounded outbox onto the socket.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use pairprog_protocol::messages::{
+    ClientMessage, ErrorCode, Participant, ServerMessage, PROTOCOL_VERSION,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::api_error::ApiError;
+use crate::document::{DocCommand, ProtoError, SubmitCommand};
+use crate::ids;
+use crate::room::{frame, DispatchError, Frame, Kick, Member, Room};
+use crate::state::SharedState;
+
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Close codes (RFC 6455).
+const GOING_AWAY: u16 = 1001;
+const POLICY_VIOLATION: u16 = 1008;
+const TRY_AGAIN_LATER: u16 = 1013;
+
+pub async fn upgrade(
+    State(state): State<SharedState>,
+    Path(room_id): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !ids::plausible_room_id(&room_id) {
+        return ApiError::room_not_found().into_response();
+    }
+    match state.store.room(&room_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return ApiError::room_not_found().into_response(),
+        Err(e) => return ApiError::unavailable(e).into_response(),
+    }
+    let limit = state.config.max_message_bytes;
+    // Messages between our limit and this hard cap get a polite error; beyond it the
+    // socket library closes the connection (1009) before buffering any more.
+    let hard_cap = limit.saturating_mul(2).max(64 * 1024);
+    ws.max_message_size(hard_cap)
+        .max_frame_size(hard_cap)
+        // tungstenite's 128 KiB buffers per connection would dominate the memory of
+        // 10,000 idle connections; keystroke messages are tens of bytes.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(limit.saturating_mul(2))
+        .on_upgrade(move |socket| connection(state, room_id, socket))
+}
+
+async fn connection(state: SharedState, room_id: String, socket: WebSocket) {
+    state.metrics.connections.fetch_add(1, Ordering::Relaxed);
+    let (mut sink, mut stream) = socket.split();
+
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
+        Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<ClientMessage>(&text),
+        _ => {
+            state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    let refuse = |code, message: String| {
+        frame(&ServerMessage::Error {
+            code,
+            message,
+            path: None,
+            seq: None,
+        })
+    };
+    let (name, client_id) = match hello {
+        Ok(ClientMessage::Hello {
+            protocol,
+            name,
+            client_id,
+        }) if protocol == PROTOCOL_VERSION => (name, client_id),
+        Ok(ClientMessage::Hello { protocol, .. }) => {
+            let msg = refuse(
+                ErrorCode::ProtocolMismatch,
+                format!("this relay speaks protocol {PROTOCOL_VERSION}; the client speaks {protocol}. Update the older one."),
+            );
+            let _ = sink.send(Message::Text(msg)).await;
+            let _ = sink
+                .send(close(POLICY_VIOLATION, "protocol version mismatch"))
+                .await;
+            state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        Ok(_) => {
+            let msg = refuse(
+                ErrorCode::NotJoined,
+                "the first message must be hello".into(),
+            );
+            let _ = sink.send(Message::Text(msg)).await;
+            let _ = sink.send(close(POLICY_VIOLATION, "expected hello")).await;
+            state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        Err(e) => {
+            let msg = refuse(ErrorCode::BadMessage, format!("bad hello: {e}"));
+            let _ = sink.send(Message::Text(msg)).await;
+            let _ = sink.send(close(POLICY_VIOLATION, "bad hello")).await;
+            state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+    };
+
+    let room = state.rooms.get_or_create(&room_id, &state);
+    let (outbox, outbox_rx) = mpsc::channel::<Frame>(state.config.outbox_capacity.max(8));
+    let kick = Arc::new(Kick::default());
+    let member = Member {
+        participant: Participant {
+            id: ids::short_id(),
+            name: clean_name(&name),
+            color: room.pick_color(),
+        },
+        client_id: client_id
+            .filter(|id| (1..=64).contains(&id.len()))
+            .unwrap_or_else(ids::short_id),
+        outbox: outbox.clone(),
+        kick: kick.clone(),
+    };
+    let documents = match state.store.documents(&room_id).await {
+        Ok(docs) => docs,
+        Err(e) => {
+            let msg = refuse(ErrorCode::Unavailable, format!("storage unavailable: {e}"));
+            let _ = sink.send(Message::Text(msg)).await;
+            let _ = sink
+                .send(close(TRY_AGAIN_LATER, "storage unavailable"))
+                .await;
+            state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+            state.rooms.release_if_idle(&room_id, &state);
+            return;
+        }
+    };
+    let you = member.participant.clone();
+    let joined = room.join(member.clone(), &state, |participants| {
+        ServerMessage::Welcome {
+            protocol: PROTOCOL_VERSION,
+            room_id: room_id.clone(),
+            client_id: member.client_id.clone(),
+            you: you.clone(),
+            participants,
+            documents: documents
+                .into_iter()
+                .map(|d| pairprog_protocol::messages::DocumentInfo {
+                    path: d.path,
+                    language: d.language,
+                    revision: d.revision,
+                })
+                .collect(),
+        }
+    });
+    if joined.is_err() {
+        let msg = refuse(ErrorCode::UnknownRoom, "the room was deleted".into());
+        let _ = sink.send(Message::Text(msg)).await;
+        let _ = sink.send(close(GOING_AWAY, "room deleted")).await;
+        state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+        return;
+    }
+    tracing::debug!(room = %room_id, participant = %you.id, "joined");
+
+    let (close_tx, close_rx) = oneshot::channel();
+    let writer = tokio::spawn(write_loop(sink, outbox_rx, close_rx));
+    let mut conn = Connection {
+        state: state.clone(),
+        room: room.clone(),
+        member,
+        open: HashMap::new(),
+    };
+    let close_reason = conn.read_loop(&mut stream, &kick).await;
+    conn.leave().await;
+    drop(conn);
+    drop(outbox);
+    let _ = close_tx.send(close_reason);
+    let _ = writer.await;
+    state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+    state.rooms.release_if_idle(&room_id, &state);
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+fn clean_name(name: &str) -> String {
+    let name: String = name
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        "Anonymous".to_owned()
+    } else {
+        name
+    }
+}
+
+/// Drains the outbox onto the socket; on a close request, flushes what is queued (up to
+/// the outbox's bound) and sends the close frame.
+async fn write_loop(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut outbox: mpsc::Receiver<Frame>,
+    mut close_rx: oneshot::Receiver<Option<(u16, &'static str)>>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            reason = &mut close_rx => {
+                while let Ok(frame) = outbox.try_recv() {
+                    if sink.send(Message::Text(frame)).await.is_err() {
+                        return;
+                    }
+                }
+                if let Ok(Some((code, why))) = reason {
+                    let _ = sink.send(close(code, why)).await;
+                }
+                let _ = sink.close().await;
+                return;
+            }
+            frame = outbox.recv() => match frame {
+                Some(frame) => {
+                    if sink.send(Message::Text(frame)).await.is_err() {
+                        return;
+                    }
+                }
+                None => {
+                    // Every sender is gone; wait for the reader's close reason.
+                    let reason = close_rx.await.ok().flatten();
+                    if let Some((code, why)) = reason {
+                        let _ = sink.send(close(code, why)).await;
+                    }
+                    let _ = sink.close().await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+struct Connection {
+    state: SharedState,
+    room: Arc<Room>,
+    member: Member,
+    /// Documents this connection subscribed to, with their owners' queues.
+    open: HashMap<String, mpsc::Sender<DocCommand>>,
+}
+
+impl Connection {
+    fn send(&self, msg: &ServerMessage) {
+        self.member.send(frame(msg), &self.state);
+    }
+
+    fn error(&self, error: ProtoError, path: Option<&str>, seq: Option<u64>) {
+        self.send(&error.to_message(path, seq));
+    }
+
+    /// Reads until the peer goes, is kicked, or the relay shuts down. Returns the close
+    /// frame to send, if any.
+    async fn read_loop(
+        &mut self,
+        stream: &mut futures_util::stream::SplitStream<WebSocket>,
+        kick: &Kick,
+    ) -> Option<(u16, &'static str)> {
+        loop {
+            let message = tokio::select! {
+                biased;
+                _ = self.state.shutdown.cancelled() => return Some((GOING_AWAY, "relay shutting down")),
+                slow = kick.kicked() => {
+                    return Some(if slow {
+                        (POLICY_VIOLATION, "too slow: outgoing queue overflowed")
+                    } else {
+                        (GOING_AWAY, "room deleted")
+                    });
+                }
+                m = stream.next() => m,
+            };
+            match message {
+                None => return None,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "websocket read failed");
+                    return None;
+                }
+                Some(Ok(Message::Close(_))) => return None,
+                Some(Ok(Message::Text(text))) => self.handle_text(&text).await,
+                Some(Ok(Message::Binary(_))) => self.error(
+                    ProtoError::new(
+                        ErrorCode::BadMessage,
+                        "binary messages are not part of the protocol; send JSON text",
+                    ),
+                    None,
+                    None,
+                ),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            }
+        }
+    }
+
+    async fn handle_text(&mut self, text: &str) {
+        let limit = self.state.config.max_message_bytes;
+        if text.len() > limit {
+            return self.error(
+                ProtoError::new(
+                    ErrorCode::MessageTooLarge,
+                    format!("the message is {} bytes; the limit is {limit}", text.len()),
+                ),
+                None,
+                None,
+            );
+        }
+        let message = match serde_json::from_str::<ClientMessage>(text) {
+            Ok(m) => m,
+            Err(e) => {
+                return self.error(
+                    ProtoError::new(
+                        ErrorCode::BadMessage,
+                        format!("cannot read the message: {e}"),
+                    ),
+                    None,
+                    None,
+                )
+            }
+        };
+        match message {
+            ClientMessage::Hello { .. } => self.error(
+                ProtoError::new(ErrorCode::BadMessage, "already joined: hello comes once"),
+                None,
+                None,
+            ),
+            ClientMessage::Open {
+                path,
+                language,
+                text,
+                revision,
+            } => self.open(path, language, text, revision).await,
+            ClientMessage::Close { path } => {
+                if let Some(tx) = self.open.remove(&path) {
+                    let _ = tx
+                        .send(DocCommand::Close {
+                            participant_id: self.member.participant.id.clone(),
+                        })
+                        .await;
+                }
+            }
+            ClientMessage::Op {
+                path,
+                base,
+                seq,
+                op,
+            } => {
+                let Some(tx) = self.open.get(&path) else {
+                    return self.error(
+                        ProtoError::new(ErrorCode::NotOpen, "open the document before editing it"),
+                        Some(&path),
+                        Some(seq),
+                    );
+                };
+                let submit = DocCommand::Submit(SubmitCommand {
+                    participant_id: self.member.participant.id.clone(),
+                    client_id: self.member.client_id.clone(),
+                    seq,
+                    base,
+                    op,
+                });
+                if tx.send(submit).await.is_err() {
+                    self.open.remove(&path);
+                    self.error(
+                        ProtoError::new(
+                            ErrorCode::Unavailable,
+                            "the document was unloaded; open it again",
+                        ),
+                        Some(&path),
+                        Some(seq),
+                    );
+                }
+            }
+            ClientMessage::Cursor { path, selections } => {
+                if let Some(tx) = self.open.get(&path) {
+                    let _ = tx
+                        .send(DocCommand::Cursor {
+                            participant_id: self.member.participant.id.clone(),
+                            selections,
+                        })
+                        .await;
+                } else {
+                    self.error(
+                        ProtoError::new(
+                            ErrorCode::NotOpen,
+                            "open the document before moving in it",
+                        ),
+                        Some(&path),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+
+    async fn open(
+        &mut self,
+        path: String,
+        language: Option<String>,
+        text: Option<String>,
+        revision: Option<u64>,
+    ) {
+        if let Err(why) = ids::validate_path(&path) {
+            return self.error(
+                ProtoError::new(ErrorCode::InvalidPath, why),
+                Some(&path),
+                None,
+            );
+        }
+        if let Some(tx) = self.open.remove(&path) {
+            // Reopening (a resync): leave first so the owner starts this subscription afresh.
+            let _ = tx
+                .send(DocCommand::Close {
+                    participant_id: self.member.participant.id.clone(),
+                })
+                .await;
+        }
+        let (reply, answer) = oneshot::channel();
+        let command = DocCommand::Open {
+            member: self.member.clone(),
+            language: language.filter(|l| !l.is_empty() && l.len() <= 64),
+            text,
+            revision,
+            reply,
+        };
+        let tx = match self.room.dispatch(&path, command, &self.state) {
+            Ok(tx) => tx,
+            Err(DispatchError::Busy) => {
+                return self.error(
+                    ProtoError::new(ErrorCode::Unavailable, "the document is busy; try again"),
+                    Some(&path),
+                    None,
+                )
+            }
+            Err(DispatchError::Gone) => {
+                return self.error(
+                    ProtoError::new(ErrorCode::UnknownRoom, "the room was deleted"),
+                    Some(&path),
+                    None,
+                )
+            }
+        };
+        match tokio::time::timeout(OPEN_TIMEOUT, answer).await {
+            Ok(Ok(Ok(()))) => {
+                self.open.insert(path, tx);
+            }
+            Ok(Ok(Err(e))) => self.error(e, Some(&path), None),
+            Ok(Err(_)) | Err(_) => self.error(
+                ProtoError::new(ErrorCode::Unavailable, "the document did not open in time"),
+                Some(&path),
+                None,
+            ),
+        }
+    }
+
+    async fn leave(&mut self) {
+        for (_, tx) in self.open.drain() {
+            let _ = tx
+                .send(DocCommand::Close {
+                    participant_id: self.member.participant.id.clone(),
+                })
+                .await;
+        }
+        self.room.leave(&self.member.participant.id, &self.state);
+    }
+}
