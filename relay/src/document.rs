@@ -615,7 +615,7 @@ impl Owner {
         }
         let logged: Vec<LoggedOperation> = accepted.iter().map(|a| a.logged.clone()).collect();
         let started = Instant::now();
-        if let Err(e) = self.state.store.append_operations(doc.id, &logged).await {
+        if let Err(e) = self.state.committer.commit(doc.id, logged).await {
             tracing::error!(room = %self.room.id, path = %self.path, error = %e, "commit failed; reloading the document");
             let error = ProtoError::new(
                 ErrorCode::Unavailable,
@@ -636,9 +636,7 @@ impl Owner {
             }
             return;
         }
-        self.state
-            .metrics
-            .record_commit(accepted.len(), started.elapsed());
+        crate::committer::record(&self.state, accepted.len(), started);
         for a in accepted {
             // The author is recognised by client id, not connection: after a reconnect
             // the same client may be subscribed through a new connection, and must get

@@ -8,6 +8,7 @@
 pub mod api_error;
 pub mod app;
 pub mod autocomplete;
+pub mod committer;
 pub mod config;
 pub mod document;
 pub mod ids;
@@ -67,9 +68,11 @@ impl Relay {
             addr: config.listen,
             source,
         })?;
+        let (committer, _committer_task) = committer::Committer::start(store.clone());
         let state = Arc::new(AppState {
             config,
             store,
+            committer,
             rooms: Default::default(),
             metrics: Default::default(),
             shutdown: CancellationToken::new(),

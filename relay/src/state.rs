@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::committer::Committer;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::room::RoomRegistry;
@@ -13,6 +14,8 @@ use crate::store::Store;
 pub struct AppState {
     pub config: Config,
     pub store: Store,
+    /// Where owners send their operations to be committed, grouped across documents.
+    pub committer: Committer,
     pub rooms: RoomRegistry,
     pub metrics: Metrics,
     /// Cancelled when the relay shuts down: connections close, owners finish and exit.

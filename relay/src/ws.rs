@@ -24,6 +24,8 @@ use crate::state::SharedState;
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a closing connection may take to flush and say goodbye.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Close codes (RFC 6455).
 const GOING_AWAY: u16 = 1001;
 const POLICY_VIOLATION: u16 = 1008;
@@ -217,15 +219,21 @@ async fn write_loop(
         tokio::select! {
             biased;
             reason = &mut close_rx => {
-                while let Ok(frame) = outbox.try_recv() {
-                    if sink.send(Message::Text(frame)).await.is_err() {
-                        return;
+                // A peer being dropped for slowness may never read again: bound the
+                // flush and the close handshake instead of waiting on its socket.
+                let reason = reason.ok().flatten();
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                    while let Ok(frame) = outbox.try_recv() {
+                        if sink.send(Message::Text(frame)).await.is_err() {
+                            return;
+                        }
                     }
-                }
-                if let Ok(Some((code, why))) = reason {
-                    let _ = sink.send(close(code, why)).await;
-                }
-                let _ = sink.close().await;
+                    if let Some((code, why)) = reason {
+                        let _ = sink.send(close(code, why)).await;
+                    }
+                    let _ = sink.close().await;
+                })
+                .await;
                 return;
             }
             frame = outbox.recv() => match frame {
@@ -237,10 +245,13 @@ async fn write_loop(
                 None => {
                     // Every sender is gone; wait for the reader's close reason.
                     let reason = close_rx.await.ok().flatten();
-                    if let Some((code, why)) = reason {
-                        let _ = sink.send(close(code, why)).await;
-                    }
-                    let _ = sink.close().await;
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                        if let Some((code, why)) = reason {
+                            let _ = sink.send(close(code, why)).await;
+                        }
+                        let _ = sink.close().await;
+                    })
+                    .await;
                     return;
                 }
             }

@@ -135,6 +135,16 @@ impl Store {
         dispatch!(self, store => store.append_operations(document, ops).await)
     }
 
+    /// Appends the operations of several documents atomically, with one commit (and
+    /// sync) for all of them. Any failure writes nothing; the caller retries document by
+    /// document with [`Store::append_operations`] to learn which one failed.
+    pub async fn append_many(
+        &self,
+        batches: &[(DocumentId, Vec<LoggedOperation>)],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, store => store.append_many(batches).await)
+    }
+
     /// Replaces the document's snapshot with `text` at `revision`. The log rows before
     /// it are kept for the history endpoint. A missing document is
     /// `Database(RowNotFound)`.

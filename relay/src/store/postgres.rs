@@ -30,6 +30,12 @@ const APPEND_OPERATIONS: &str = "INSERT INTO operations \
      SELECT $1, * FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], \
                               $6::TEXT[], $7::BIGINT[])";
 
+/// The same insert for rows of many documents: the document id is a column too.
+const APPEND_MANY: &str = "INSERT INTO operations \
+         (document_id, revision, author, client_id, client_seq, operation, committed_at_ms) \
+     SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], \
+                          $6::TEXT[], $7::BIGINT[])";
+
 const FIRST_EXISTING_REVISION: &str =
     "SELECT MIN(revision) FROM operations WHERE document_id = $1 AND revision = ANY($2)";
 
@@ -210,6 +216,44 @@ impl PgStore {
     }
 
     /// After a failed append, finds the revision that made it fail, if a revision did.
+    /// Appends the operations of several documents in one atomic statement: the
+    /// cross-document group commit (one WAL flush for everything queued).
+    pub async fn append_many(
+        &self,
+        batches: &[(DocumentId, Vec<LoggedOperation>)],
+    ) -> Result<(), StoreError> {
+        let mut documents = Vec::new();
+        let mut rows = Vec::new();
+        for (document, ops) in batches {
+            for op in ops {
+                documents.push(*document);
+                rows.push(operation_to_row(op)?);
+            }
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(APPEND_MANY)
+            .bind(&documents)
+            .bind(rows.iter().map(|row| row.revision).collect::<Vec<_>>())
+            .bind(rows.iter().map(|row| row.author).collect::<Vec<_>>())
+            .bind(rows.iter().map(|row| row.client_id).collect::<Vec<_>>())
+            .bind(rows.iter().map(|row| row.client_seq).collect::<Vec<_>>())
+            .bind(
+                rows.iter()
+                    .map(|row| row.operation.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|row| row.committed_at_ms)
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn conflicting_revision(
         &self,
         document: DocumentId,

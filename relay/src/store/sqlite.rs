@@ -320,6 +320,35 @@ impl SqliteStore {
 }
 
 /// One multi-row INSERT for a chunk of the batch.
+impl SqliteStore {
+    /// Appends the operations of several documents in one transaction: the
+    /// cross-document group commit (one sync for everything queued).
+    pub async fn append_many(
+        &self,
+        batches: &[(DocumentId, Vec<LoggedOperation>)],
+    ) -> Result<(), StoreError> {
+        let mut prepared = Vec::with_capacity(batches.len());
+        for (document, ops) in batches {
+            let rows = ops
+                .iter()
+                .map(operation_to_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            prepared.push((*document, rows));
+        }
+        let mut tx = self.writer.begin().await?;
+        for (document, rows) in &prepared {
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                insert_query(*document, chunk)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 fn insert_query<'a>(
     document: DocumentId,
     chunk: &'a [OperationRow<'a>],
