@@ -15,6 +15,9 @@ use crate::store::{DocumentId, LoggedOperation, Store, StoreError};
 const QUEUE: usize = 8192;
 /// Most operations in one transaction.
 const MAX_ROWS: usize = 8192;
+/// Transactions in flight at once. While one waits for its disk sync, the next group
+/// forms and commits; the database merges the syncs of concurrent commits.
+const WORKERS: usize = 1;
 
 struct CommitRequest {
     document: DocumentId,
@@ -36,11 +39,16 @@ pub enum CommitError {
 }
 
 impl Committer {
-    /// Starts the committer task; it ends when every `Committer` handle is dropped.
-    pub fn start(store: Store) -> (Committer, tokio::task::JoinHandle<()>) {
+    /// Starts the committer tasks; they end when every `Committer` handle is dropped.
+    /// Each document waits for its commit before sending the next, so running several
+    /// transactions at once never reorders one document's operations.
+    pub fn start(store: Store) -> Committer {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(store, rx));
-        (Committer { tx }, task)
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..WORKERS {
+            tokio::spawn(run(store.clone(), rx.clone()));
+        }
+        Committer { tx }
     }
 
     /// Commits `ops` of `document` durably, together with whatever else is queued.
@@ -62,19 +70,27 @@ impl Committer {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<CommitRequest>) {
-    while let Some(first) = rx.recv().await {
-        let mut rows = first.ops.len();
-        let mut requests = vec![first];
-        while rows < MAX_ROWS {
-            match rx.try_recv() {
-                Ok(next) => {
-                    rows += next.ops.len();
-                    requests.push(next);
+async fn run(store: Store, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<CommitRequest>>>) {
+    loop {
+        // Take one group under the lock, then commit it without holding the lock, so the
+        // next worker can gather the next group meanwhile.
+        let (requests, rows) = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut rows = first.ops.len();
+            let mut requests = vec![first];
+            while rows < MAX_ROWS {
+                match rx.try_recv() {
+                    Ok(next) => {
+                        rows += next.ops.len();
+                        requests.push(next);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
-        }
+            (requests, rows)
+        };
+        let mut requests = requests;
         let batches: Vec<(DocumentId, Vec<LoggedOperation>)> = requests
             .iter_mut()
             .map(|r| (r.document, std::mem::take(&mut r.ops)))

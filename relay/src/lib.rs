@@ -68,7 +68,7 @@ impl Relay {
             addr: config.listen,
             source,
         })?;
-        let (committer, _committer_task) = committer::Committer::start(store.clone());
+        let committer = committer::Committer::start(store.clone());
         let state = Arc::new(AppState {
             config,
             store,
@@ -80,6 +80,13 @@ impl Relay {
         });
         let app = app::router(state.clone());
         let token = state.shutdown.clone();
+        // Keystroke messages are tiny: without TCP_NODELAY, Nagle's algorithm holds each
+        // one back until the previous is acknowledged, adding up to 40 ms per edit.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move { token.cancelled().await })

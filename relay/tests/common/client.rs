@@ -41,7 +41,7 @@ pub struct TestClient {
 impl TestClient {
     /// Connects and says hello; returns the client with the welcome consumed.
     pub async fn join(url: &str, name: &str, client_id: Option<&str>) -> TestClient {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
             .await
             .expect("websocket connects");
         let hello = ClientMessage::Hello {
@@ -249,7 +249,7 @@ impl TestClient {
     /// operations it missed (recognising its own in-flight one among them) and resends
     /// what is still unacknowledged.
     pub async fn reconnect(&mut self, url: &str) {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
             .await
             .expect("websocket reconnects");
         let hello = ClientMessage::Hello {
