@@ -8,7 +8,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use super::error::{is_unique_violation, unique_or};
 use super::records::{
     count_from_sql, document_from_rows, duplicate_in_batch, from_sql, now_ms, operation_from_row,
-    operation_to_row, summaries_from_rows, to_sql, RawOperation,
+    operation_to_row, summaries_from_rows, to_sql, OperationRow, RawOperation,
 };
 use super::sql::{self, DocumentRow, DocumentSummaryRow};
 use super::{DocumentId, DocumentSummary, LoggedOperation, RoomRecord, StoreError, StoredDocument};
@@ -25,13 +25,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One statement over parallel arrays: a single round trip for any batch size, with no
 /// bind-parameter limit to chunk around.
-const APPEND_OPERATIONS: &str = "INSERT INTO operations \
-         (document_id, revision, author, client_id, client_seq, operation, committed_at_ms) \
-     SELECT $1, * FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], \
-                              $6::TEXT[], $7::BIGINT[])";
-
-/// The same insert for rows of many documents: the document id is a column too.
-const APPEND_MANY: &str = "INSERT INTO operations \
+/// Appends rows of one or many documents: the document id is a column too.
+const APPEND_ROWS: &str = "INSERT INTO operations \
          (document_id, revision, author, client_id, client_seq, operation, committed_at_ms) \
      SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], \
                           $6::TEXT[], $7::BIGINT[])";
@@ -184,24 +179,7 @@ impl PgStore {
         // A single statement is its own transaction and is atomic: a conflicting row
         // leaves none of the batch behind. Skipping an explicit BEGIN/COMMIT saves two
         // round trips on every commit, which the latency target needs.
-        let result = sqlx::query(APPEND_OPERATIONS)
-            .bind(document)
-            .bind(&revisions)
-            .bind(rows.iter().map(|row| row.author).collect::<Vec<_>>())
-            .bind(rows.iter().map(|row| row.client_id).collect::<Vec<_>>())
-            .bind(rows.iter().map(|row| row.client_seq).collect::<Vec<_>>())
-            .bind(
-                rows.iter()
-                    .map(|row| row.operation.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                rows.iter()
-                    .map(|row| row.committed_at_ms)
-                    .collect::<Vec<_>>(),
-            )
-            .execute(&self.pool)
-            .await;
+        let result = self.insert_rows(&vec![document; rows.len()], &rows).await;
         match result {
             Ok(_) => Ok(()),
             Err(err) if is_unique_violation(&err) => {
@@ -233,8 +211,18 @@ impl PgStore {
         if rows.is_empty() {
             return Ok(());
         }
-        sqlx::query(APPEND_MANY)
-            .bind(&documents)
+        Ok(self.insert_rows(&documents, &rows).await?)
+    }
+
+    /// One `INSERT … SELECT … FROM UNNEST(…)` for all rows, `documents[i]` owning
+    /// `rows[i]`: no bind limit to chunk around, one round trip.
+    async fn insert_rows(
+        &self,
+        documents: &[DocumentId],
+        rows: &[OperationRow<'_>],
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(APPEND_ROWS)
+            .bind(documents)
             .bind(rows.iter().map(|row| row.revision).collect::<Vec<_>>())
             .bind(rows.iter().map(|row| row.author).collect::<Vec<_>>())
             .bind(rows.iter().map(|row| row.client_id).collect::<Vec<_>>())

@@ -4,6 +4,8 @@
 
 pub mod client;
 pub mod db;
+/// The same seeded generator the protocol tests use, so a seed means one thing.
+#[path = "../../../protocol/tests/common/rng.rs"]
 pub mod rng;
 
 use pairprog_relay::{Config, Relay};
