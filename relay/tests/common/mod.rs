@@ -1,6 +1,6 @@
 //! Shared by the relay's integration tests: a relay started in process on a fresh
 //! database (SQLite file or a new Postgres database), and a WebSocket test client.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // Each test file uses a different subset.
 
 pub mod client;
 pub mod db;
