@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::state::SharedState;
 use crate::store::{DocumentId, LoggedOperation, Store, StoreError};
 
 /// Batches waiting for the committer before owners are made to wait for a place.
@@ -114,9 +113,4 @@ async fn run(store: Store, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<
             }
         }
     }
-}
-
-/// Records a finished commit in the metrics.
-pub fn record(state: &SharedState, operations: usize, started: Instant) {
-    state.metrics.record_commit(operations, started.elapsed());
 }

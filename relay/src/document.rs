@@ -636,7 +636,9 @@ impl Owner {
             }
             return;
         }
-        crate::committer::record(&self.state, accepted.len(), started);
+        self.state
+            .metrics
+            .record_commit(accepted.len(), started.elapsed());
         for a in accepted {
             // The author is recognised by client id, not connection: after a reconnect
             // the same client may be subscribed through a new connection, and must get

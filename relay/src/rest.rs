@@ -20,7 +20,6 @@ use crate::document::{now_ms, DocCommand, DocView, ReadError};
 use crate::ids;
 use crate::room::{DispatchError, Room};
 use crate::state::SharedState;
-use crate::store::StoreError;
 use crate::timefmt::rfc3339_ms;
 
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -403,11 +402,4 @@ pub async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
-}
-
-/// Maps store errors for handlers that only need "unavailable".
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError::unavailable(e)
-    }
 }

@@ -295,12 +295,11 @@ impl TestClient {
                 if mine {
                     doc.in_flight_seq = None;
                     self.acked.push((path.clone(), entry.seq, entry.revision));
-                    if let Some(next) = doc.ot.server_ack().expect("in flight") {
-                        let seq = doc.next_seq;
+                    // The buffer becomes the operation in flight; it is sent below, after
+                    // the catch-up, against the final revision.
+                    if doc.ot.server_ack().expect("in flight").is_some() {
+                        doc.in_flight_seq = Some(doc.next_seq);
                         doc.next_seq += 1;
-                        doc.in_flight_seq = Some(seq);
-                        // Sent below, after the catch-up, against the final revision.
-                        let _ = next;
                     }
                 } else {
                     let local = doc.ot.apply_remote(&entry.op).expect("transforms");
