@@ -1,0 +1,272 @@
+//! The editor half of a document's bridge: the exact text the editor has, the
+//! collaborators' edits it does not have yet, and the one `workspace/applyEdit` that may
+//! be on its way to it.
+//!
+//! The editor is a peer that cannot transform: it applies our edit at the positions we
+//! give, if its version still matches, and reports the result back through `didChange`
+//! like any typing. So we send one edit at a time, stamped with the editor's version,
+//! and when the next change arrives we decide whether it contains that edit (the echo)
+//! by the text it produces, never by message order or count. See `lsp-clients.md` for
+//! the client behaviours this has to survive.
+
+use pairprog_protocol::{Operation, OperationError};
+use ropey::Rope;
+
+use super::region::{split_first_region, user_part_after_echo};
+use crate::edit_convert::Splice;
+
+/// Changes the editor may report while its answer to our edit is outstanding before we
+/// stop waiting for the answer and judge by text alone.
+const MAX_QUEUED_CHANGES: usize = 4_096;
+
+/// What the editor answered to an edit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EditReply {
+    /// `applied: true`. Usually true; stock Neovim also says it after skipping a stale edit.
+    Applied,
+    /// `applied: false` or an error: the edit certainly was not applied.
+    Rejected,
+    /// No answer in time: judge by text.
+    Unknown,
+}
+
+/// An edit sent to the editor, waiting for its fate.
+#[derive(Debug)]
+struct SentEdit {
+    id: u64,
+    /// The editor's version the edit was stamped with, and its text at that version.
+    version: i32,
+    base: Rope,
+    /// The edit, over `base`.
+    edit: Operation,
+    /// The rest of what the editor is missing, over the text `edit` produces.
+    rest: Operation,
+    reply: Option<EditReply>,
+    /// Changes the editor reported since, in order; the first is over `base`.
+    queued: Vec<Operation>,
+}
+
+/// An edit for the editor: replace `splice` in the text at `version`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EditorEdit {
+    pub id: u64,
+    pub version: i32,
+    pub splice: Splice,
+}
+
+#[derive(Debug)]
+pub struct EditorSide {
+    text: Rope,
+    version: i32,
+    /// What the editor is missing, over `text`, when no edit is outstanding.
+    pending: Operation,
+    sent: Option<SentEdit>,
+    /// The editor rejected an edit stamped with this version, so it has a newer one we
+    /// have not heard of yet: sending again before that change arrives would only be
+    /// rejected again.
+    stale_through: Option<i32>,
+    next_id: u64,
+}
+
+impl EditorSide {
+    pub fn new(text: Rope, version: i32) -> EditorSide {
+        let len = text.len_chars();
+        EditorSide {
+            text,
+            version,
+            pending: Operation::identity(len),
+            sent: None,
+            stale_through: None,
+            next_id: 1,
+        }
+    }
+
+    /// The editor's text as of its latest change.
+    pub fn text(&self) -> &Rope {
+        &self.text
+    }
+
+    pub fn version(&self) -> i32 {
+        self.version
+    }
+
+    /// True when the editor has every edit and no edit is outstanding.
+    pub fn is_settled(&self) -> bool {
+        self.sent.is_none() && self.pending.is_noop()
+    }
+
+    /// The editor text before any change we have not yet attributed (equal to
+    /// [`Self::text`] unless an edit's answer is outstanding), and the operation that
+    /// takes it to the text the proxy holds.
+    fn missing(&self) -> Result<Operation, OperationError> {
+        match &self.sent {
+            Some(sent) => sent.edit.compose(&sent.rest),
+            None => Ok(self.pending.clone()),
+        }
+    }
+
+    /// A collaborator's edit the proxy applied to its own text (over that text).
+    pub fn remote(&mut self, op: &Operation) -> Result<(), OperationError> {
+        match &mut self.sent {
+            Some(sent) => sent.rest = sent.rest.compose(op)?,
+            None => self.pending = self.pending.compose(op)?,
+        }
+        Ok(())
+    }
+
+    /// A `didChange` (already turned into an operation over the current editor text).
+    /// Returns the user's own edits, over the proxy's text, in order.
+    pub fn editor_change(
+        &mut self,
+        version: i32,
+        change: Operation,
+    ) -> Result<Vec<Operation>, OperationError> {
+        change.apply(&mut self.text)?;
+        self.version = version;
+        if self.stale_through.is_some_and(|v| version > v) {
+            self.stale_through = None;
+        }
+        let Some(sent) = &mut self.sent else {
+            let (user, pending) = Operation::transform(&change, &self.pending)?;
+            self.pending = pending;
+            return Ok(vec![user]);
+        };
+        sent.queued.push(change);
+        match sent.reply {
+            Some(_) => self.resolve(),
+            None if sent.queued.len() >= MAX_QUEUED_CHANGES => {
+                sent.reply = Some(EditReply::Unknown);
+                self.resolve()
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The editor's answer to edit `id` (or the lack of one, as [`EditReply::Unknown`]).
+    /// Returns user edits that were waiting for it.
+    pub fn edit_reply(
+        &mut self,
+        id: u64,
+        reply: EditReply,
+    ) -> Result<Vec<Operation>, OperationError> {
+        let Some(sent) = &mut self.sent else {
+            return Ok(Vec::new());
+        };
+        if sent.id != id || sent.reply.is_some() {
+            return Ok(Vec::new());
+        }
+        sent.reply = Some(reply);
+        if reply == EditReply::Rejected {
+            self.stale_through = Some(sent.version);
+        }
+        if reply == EditReply::Rejected || !sent.queued.is_empty() {
+            return self.resolve();
+        }
+        Ok(Vec::new())
+    }
+
+    /// The edit was answered `applied` (or not at all) yet no change followed for a long
+    /// time: it did nothing, so whatever it carried is still missing.
+    pub fn echo_overdue(&mut self, id: u64) -> Result<(), OperationError> {
+        if let Some(sent) = &mut self.sent {
+            if sent.id == id && sent.queued.is_empty() {
+                sent.reply = Some(EditReply::Rejected);
+                self.stale_through = None;
+                self.resolve()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Settles the outstanding edit from its answer and the changes queued behind it.
+    fn resolve(&mut self) -> Result<Vec<Operation>, OperationError> {
+        let Some(sent) = self.sent.take() else {
+            return Ok(Vec::new());
+        };
+        let mut users = Vec::new();
+        let mut queued = sent.queued.into_iter();
+        let Some(first) = queued.next() else {
+            self.pending = sent.edit.compose(&sent.rest)?;
+            return Ok(users);
+        };
+        let echo = match sent.reply {
+            Some(EditReply::Rejected) => None,
+            _ => user_part_after_echo(&sent.base, &sent.edit, &first)?,
+        };
+        match echo {
+            Some(user) => {
+                let (user, pending) = Operation::transform(&user, &sent.rest)?;
+                users.push(user);
+                self.pending = pending;
+            }
+            None => {
+                let missing = sent.edit.compose(&sent.rest)?;
+                let (user, pending) = Operation::transform(&first, &missing)?;
+                users.push(user);
+                self.pending = pending;
+            }
+        }
+        for change in queued {
+            let (user, pending) = Operation::transform(&change, &self.pending)?;
+            users.push(user);
+            self.pending = pending;
+        }
+        users.retain(|u| !u.is_noop());
+        Ok(users)
+    }
+
+    /// The next edit to send, if the editor is missing something and may take it now.
+    ///
+    /// Nothing goes out while an edit is outstanding, while the editor is known to have
+    /// a change we have not seen, or while its version is 0: Neovim opens documents at
+    /// version 0 and skips its version check for 0, so an edit stamped 0 could land on
+    /// text the user has since changed.
+    pub fn next_edit(&mut self) -> Result<Option<EditorEdit>, OperationError> {
+        if self.sent.is_some()
+            || self.version <= 0
+            || self.stale_through.is_some_and(|v| self.version <= v)
+        {
+            return Ok(None);
+        }
+        let Some((splice, rest)) = split_first_region(&self.pending, &self.text)? else {
+            return Ok(None);
+        };
+        let splice = splice.widen_crlf(&self.text);
+        let edit = splice.to_operation(self.text.len_chars())?;
+        // Widening rewrites a line break with itself, so the edit's result, and the
+        // `rest` that starts from it, keep their lengths.
+        debug_assert_eq!(edit.target_len(), rest.base_len());
+        let id = self.next_id;
+        self.next_id += 1;
+        self.sent = Some(SentEdit {
+            id,
+            version: self.version,
+            base: self.text.clone(),
+            edit,
+            rest,
+            reply: None,
+            queued: Vec::new(),
+        });
+        self.pending = Operation::identity(self.text.len_chars());
+        Ok(Some(EditorEdit {
+            id,
+            version: self.version,
+            splice,
+        }))
+    }
+
+    /// The outstanding edit's id, if any.
+    pub fn outstanding(&self) -> Option<u64> {
+        self.sent.as_ref().map(|s| s.id)
+    }
+
+    /// Maps an offset in the editor's text to the proxy's text.
+    pub fn to_proxy_offset(&self, offset: usize) -> usize {
+        match self.missing() {
+            Ok(op) if self.sent.as_ref().is_none_or(|s| s.queued.is_empty()) => {
+                op.transform_offset(offset, pairprog_protocol::Bias::Before)
+            }
+            _ => offset,
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! The session: one task that owns every open document's bridge, the room connection and
+//! the presence state. Everything reaches it as an [`Event`] on one bounded channel, in
+//! the order it happened: LSP messages (queued by the handlers in the order the editor
+//! sent them), relay messages (from the link task), and the answers to our own requests
+//! to the editor (from small tasks that wait for them with a timeout). So no state is
+//! shared, no lock is taken, and the session never waits on the editor.
+
+mod documents;
+mod presence;
+mod room;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use pairprog_autocomplete::RoomIndex;
+use pairprog_protocol::{Position, PositionEncoding, Range};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tower_lsp_server::ls_types::{CompletionItem, InlayHint, MessageType, Uri};
+use tower_lsp_server::Client;
+
+use crate::bridge::{Document, EditReply};
+use crate::edit_convert::ContentChange;
+use crate::relay_link::LinkEvent;
+use crate::settings::Settings;
+
+pub use room::RoomState;
+
+/// What the client can do, read once from `initialize`.
+#[derive(Clone, Debug, Default)]
+pub struct ClientCaps {
+    pub snippets: bool,
+    pub inlay_refresh: bool,
+    pub show_message_request: bool,
+    pub show_document: bool,
+    pub inline_completion: bool,
+    pub client_name: String,
+}
+
+#[derive(Debug)]
+pub struct Init {
+    pub settings: Settings,
+    pub root: Option<PathBuf>,
+    pub encoding: PositionEncoding,
+    pub caps: ClientCaps,
+}
+
+pub type Reply<T> = oneshot::Sender<T>;
+
+#[derive(Debug)]
+pub enum Event {
+    Initialize(Box<Init>),
+    Initialized,
+    Shutdown,
+    Opened {
+        uri: Uri,
+        language: String,
+        version: i32,
+        text: String,
+    },
+    Changed {
+        uri: Uri,
+        version: i32,
+        changes: Vec<ContentChange>,
+    },
+    Closed {
+        uri: Uri,
+    },
+    Command {
+        name: String,
+        arguments: Vec<Value>,
+        reply: Reply<Result<Value, String>>,
+    },
+    Completion {
+        uri: Uri,
+        position: Position,
+        reply: Reply<Vec<CompletionItem>>,
+    },
+    InlineCompletion {
+        uri: Uri,
+        position: Position,
+        reply: Reply<Value>,
+    },
+    InlayHints {
+        uri: Uri,
+        range: Range,
+        reply: Reply<Vec<InlayHint>>,
+    },
+    /// `$/pairprog/cursor` from a plugin: anchor and head of each selection.
+    Cursor {
+        uri: Uri,
+        selections: Vec<(Position, Position)>,
+    },
+    /// The editor answered (or did not answer) one of our `workspace/applyEdit`s.
+    EditReply {
+        uri: Uri,
+        id: u64,
+        reply: EditReply,
+    },
+    /// An edit answered long ago still has no change behind it.
+    EchoOverdue {
+        uri: Uri,
+        id: u64,
+    },
+    /// `POST /api/rooms` finished.
+    RoomCreated {
+        result: Result<String, String>,
+        reply: Reply<Result<Value, String>>,
+    },
+    Link(LinkEvent),
+}
+
+/// One open document.
+pub struct OpenDocument {
+    pub doc: Document,
+    /// Its identity in a room: the path relative to the workspace root, `None` for a
+    /// document outside the workspace (never shared).
+    pub path: Option<String>,
+}
+
+pub struct Session {
+    client: Client,
+    /// For the small tasks that report back.
+    events: mpsc::Sender<Event>,
+    settings: Settings,
+    root: Option<PathBuf>,
+    encoding: PositionEncoding,
+    caps: ClientCaps,
+    /// Stable for the life of the process, so the relay recognises our resends.
+    client_id: String,
+    docs: HashMap<Uri, OpenDocument>,
+    /// The completion index: the editor's text of every open document.
+    index: RoomIndex,
+    room: Option<RoomState>,
+    /// A plugin sends cursors itself; without one, cursors follow the user's edits.
+    plugin_cursors: bool,
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 12];
+    // Without a random source the id only needs to differ between this process's runs.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes[..8].copy_from_slice(&(nanos as u64).to_le_bytes());
+        bytes[8..].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Session {
+    /// Starts the session task; it runs until every event sender is gone.
+    pub fn spawn(client: Client, events: mpsc::Sender<Event>, mut rx: mpsc::Receiver<Event>) {
+        tokio::spawn(async move {
+            let mut session = Session {
+                client,
+                events,
+                settings: Settings::from_options(None, |k| std::env::var(k).ok()).unwrap_or_else(
+                    |_| Settings {
+                        relay: crate::settings::DEFAULT_RELAY.to_owned(),
+                        name: "anonymous".to_owned(),
+                        room: None,
+                    },
+                ),
+                root: None,
+                encoding: PositionEncoding::Utf16,
+                caps: ClientCaps::default(),
+                client_id: random_id(),
+                docs: HashMap::new(),
+                index: RoomIndex::new(),
+                room: None,
+                plugin_cursors: false,
+            };
+            while let Some(event) = rx.recv().await {
+                session.handle(event).await;
+            }
+        });
+    }
+
+    async fn handle(&mut self, event: Event) {
+        match event {
+            Event::Initialize(init) => {
+                let Init {
+                    settings,
+                    root,
+                    encoding,
+                    caps,
+                } = *init;
+                self.settings = settings;
+                self.root = root;
+                self.encoding = encoding;
+                self.caps = caps;
+            }
+            Event::Initialized => {
+                if let Some(room) = self.settings.room.clone() {
+                    self.join(room, None).await;
+                }
+            }
+            Event::Shutdown => self.leave().await,
+            Event::Opened {
+                uri,
+                language,
+                version,
+                text,
+            } => self.did_open(uri, language, version, text).await,
+            Event::Changed {
+                uri,
+                version,
+                changes,
+            } => self.did_change(uri, version, changes).await,
+            Event::Closed { uri } => self.did_close(uri).await,
+            Event::Command {
+                name,
+                arguments,
+                reply,
+            } => self.command(&name, &arguments, reply).await,
+            Event::Completion {
+                uri,
+                position,
+                reply,
+            } => {
+                let _ = reply.send(self.completion(&uri, position));
+            }
+            Event::InlineCompletion {
+                uri,
+                position,
+                reply,
+            } => {
+                let _ = reply.send(self.inline_completion(&uri, position));
+            }
+            Event::InlayHints { uri, range, reply } => {
+                let _ = reply.send(self.inlay_hints(&uri, range));
+            }
+            Event::Cursor { uri, selections } => {
+                self.plugin_cursors = true;
+                self.local_cursor(&uri, &selections).await;
+            }
+            Event::EditReply { uri, id, reply } => self.edit_reply(uri, id, reply).await,
+            Event::EchoOverdue { uri, id } => self.echo_overdue(uri, id).await,
+            Event::RoomCreated { result, reply } => match result {
+                Ok(room) => {
+                    self.show(
+                        MessageType::INFO,
+                        format!("pairprog: room {room} created. Others join it with this id."),
+                    );
+                    self.join(room, Some(reply)).await;
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            },
+            Event::Link(event) => self.link_event(event).await,
+        }
+    }
+
+    /// Shows a message without waiting for the editor.
+    fn show(&self, typ: MessageType, message: String) {
+        let client = self.client.clone();
+        tokio::spawn(async move { client.show_message(typ, message).await });
+    }
+
+    async fn command(
+        &mut self,
+        name: &str,
+        arguments: &[Value],
+        reply: Reply<Result<Value, String>>,
+    ) {
+        use crate::commands::Command;
+        match Command::parse(name, arguments) {
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+            Ok(Command::CreateRoom) => {
+                let url = format!("{}/api/rooms", self.settings.http_base());
+                let events = self.events.clone();
+                tokio::spawn(async move {
+                    let result = create_room(&url).await;
+                    let _ = events.send(Event::RoomCreated { result, reply }).await;
+                });
+            }
+            Ok(Command::JoinRoom(room)) => self.join(room, Some(reply)).await,
+            Ok(Command::LeaveRoom) => {
+                self.leave().await;
+                let _ = reply.send(Ok(Value::Null));
+            }
+            Ok(Command::Status) => {
+                let _ = reply.send(Ok(self.status()));
+            }
+        }
+    }
+}
+
+/// `POST /api/rooms` with a timeout; the new room's id.
+async fn create_room(url: &str) -> Result<String, String> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .post(url)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .map_err(|e| format!("could not reach the relay at {url}: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "the relay refused to create a room: {}",
+            response.status()
+        ));
+    }
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|e| format!("unreadable answer from the relay: {e}"))?;
+    body["roomId"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "the relay's answer has no roomId".to_owned())
+}

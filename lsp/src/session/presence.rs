@@ -1,0 +1,182 @@
+//! Presence toward the editor: `$/pairprog/presence` for plugins, inlay hints naming
+//! each collaborator at their cursor for clients without one, and the message offering
+//! a recovered copy.
+
+use serde_json::{json, Value};
+use tower_lsp_server::ls_types::notification::Notification;
+use tower_lsp_server::ls_types::{
+    InlayHint, InlayHintLabel, MessageActionItem, MessageType, Position as LspPosition,
+    ShowDocumentParams, Uri,
+};
+
+use super::Session;
+use pairprog_protocol::Range;
+
+/// `$/pairprog/presence`: the room's participants and their cursors in the documents open
+/// here, positions in the negotiated encoding. Mirrored by the VS Code and Neovim plugins.
+pub enum PresenceNotification {}
+
+impl Notification for PresenceNotification {
+    type Params = Value;
+    const METHOD: &'static str = "$/pairprog/presence";
+}
+
+const OPEN_COPY: &str = "Open my copy";
+
+impl Session {
+    fn presence_params(&self) -> Value {
+        let Some(room) = &self.room else {
+            return json!({
+                "room": null, "connection": "disconnected", "you": null,
+                "participants": [], "cursors": [],
+            });
+        };
+        let mut cursors = Vec::new();
+        for (id, cursor) in &room.cursors {
+            let Some(participant) = room.participants.get(id) else {
+                continue;
+            };
+            let Some(uri) = self.uri_of(&cursor.path) else {
+                continue;
+            };
+            let selections: Vec<Value> = cursor
+                .selections
+                .iter()
+                .filter_map(|s| {
+                    let anchor = self.editor_range(&uri, s.anchor as usize, 0)?.start;
+                    let head = self.editor_range(&uri, s.head as usize, 0)?.start;
+                    Some(json!({ "anchor": anchor, "head": head }))
+                })
+                .collect();
+            cursors.push(json!({
+                "participantId": id,
+                "name": participant.name,
+                "color": participant.color,
+                "uri": uri.as_str(),
+                "path": cursor.path,
+                "selections": selections,
+            }));
+        }
+        json!({
+            "room": room.id,
+            "connection": room.connection.as_str(),
+            "you": room.you,
+            "participants": room.participants.values().collect::<Vec<_>>(),
+            "cursors": cursors,
+        })
+    }
+
+    /// Tells plugins the room's presence, without waiting for the editor.
+    pub(super) fn publish_presence(&self) {
+        let params = self.presence_params();
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            client
+                .send_notification::<PresenceNotification>(params)
+                .await;
+        });
+    }
+
+    /// Cursors moved or someone left: plugins and inlay hints both need to know.
+    pub(super) fn presence_changed(&self) {
+        self.publish_presence();
+        self.refresh_inlay_hints();
+    }
+
+    pub(super) fn refresh_inlay_hints(&self) {
+        if !self.caps.inlay_refresh {
+            return;
+        }
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            // A refresh is a request; an editor that never answers must not pile them up.
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                client.inlay_hint_refresh(),
+            )
+            .await;
+        });
+    }
+
+    /// One hint per collaborator's cursor in `range` of the document: `‸name`.
+    pub(super) fn inlay_hints(&self, uri: &Uri, range: Range) -> Vec<InlayHint> {
+        let (Some(room), Some(open)) = (&self.room, self.docs.get(uri)) else {
+            return Vec::new();
+        };
+        let Some(path) = &open.path else {
+            return Vec::new();
+        };
+        let mut hints = Vec::new();
+        for (id, cursor) in &room.cursors {
+            if &cursor.path != path {
+                continue;
+            }
+            let Some(participant) = room.participants.get(id) else {
+                continue;
+            };
+            for selection in &cursor.selections {
+                let Some(at) = self.editor_range(uri, selection.head as usize, 0) else {
+                    continue;
+                };
+                let at = at.start;
+                if at.line < range.start.line || at.line > range.end.line {
+                    continue;
+                }
+                hints.push(InlayHint {
+                    position: LspPosition::new(at.line, at.character),
+                    label: InlayHintLabel::String(format!("‸{}", participant.name)),
+                    kind: None,
+                    text_edits: None,
+                    tooltip: None,
+                    padding_left: Some(false),
+                    padding_right: Some(true),
+                    data: None,
+                });
+            }
+        }
+        hints
+    }
+
+    /// The room's text replaced the user's: say where their own version is kept, and
+    /// offer to open it where the client can ask.
+    pub(super) fn offer_copy(&self, path: &str, file: std::path::PathBuf) {
+        let message = format!(
+            "pairprog: the room's version of {path} replaced yours. Your version is kept at {}",
+            file.display()
+        );
+        let client = self.client.clone();
+        let ask = self.caps.show_message_request;
+        let can_show = self.caps.show_document;
+        tokio::spawn(async move {
+            if !ask {
+                client.show_message(MessageType::WARNING, message).await;
+                return;
+            }
+            let actions = Some(vec![MessageActionItem {
+                title: OPEN_COPY.to_owned(),
+                properties: Default::default(),
+            }]);
+            let answer = tokio::time::timeout(
+                std::time::Duration::from_secs(600),
+                client.show_message_request(MessageType::WARNING, message, actions),
+            )
+            .await;
+            let chosen = matches!(answer, Ok(Ok(Some(ref item))) if item.title == OPEN_COPY);
+            if chosen && can_show {
+                if let Some(uri) = Uri::from_file_path(&file) {
+                    let params = ShowDocumentParams {
+                        uri,
+                        external: None,
+                        take_focus: Some(true),
+                        selection: None,
+                    };
+                    let _ = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        client.show_document(params),
+                    )
+                    .await;
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,445 @@
+//! The session's side of a room: joining and leaving, the link's events, and the relay's
+//! messages for the documents.
+
+use std::collections::BTreeMap;
+
+use pairprog_protocol::messages::{
+    ClientMessage, CursorInfo, DocumentInfo, ErrorCode, Participant, ServerMessage,
+};
+use serde_json::{json, Value};
+use tower_lsp_server::ls_types::{MessageType, Uri};
+
+use super::{Reply, Session};
+use crate::relay_link::{LinkEvent, LinkHandle};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Connected,
+    Reconnecting,
+}
+
+impl Connection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Connection::Connecting => "connecting",
+            Connection::Connected => "connected",
+            Connection::Reconnecting => "reconnecting",
+        }
+    }
+}
+
+pub struct RoomState {
+    pub id: String,
+    link: LinkHandle,
+    /// The generation of the live connection, 0 while there is none.
+    generation: u64,
+    pub connection: Connection,
+    ever_connected: bool,
+    /// Whether the user was told the connection dropped (told once per outage).
+    told_offline: bool,
+    pub you: Option<Participant>,
+    pub participants: BTreeMap<String, Participant>,
+    /// Each participant's cursors: the document path and selections in the room's chars.
+    pub cursors: BTreeMap<String, CursorInfo>,
+    pub documents: BTreeMap<String, DocumentInfo>,
+    join_replies: Vec<Reply<Result<Value, String>>>,
+}
+
+impl RoomState {
+    /// The live connection's generation.
+    pub fn connected(&self) -> Option<u64> {
+        (self.generation > 0).then_some(self.generation)
+    }
+}
+
+impl Session {
+    pub(super) async fn join(&mut self, room: String, reply: Option<Reply<Result<Value, String>>>) {
+        if self.room.as_ref().is_some_and(|r| r.id == room) {
+            if let Some(reply) = reply {
+                let _ = reply.send(Ok(json!({ "roomId": room })));
+            }
+            return;
+        }
+        self.leave().await;
+        let link = LinkHandle::spawn(
+            self.settings.room_url(&room),
+            self.settings.name.clone(),
+            self.client_id.clone(),
+            self.events.clone(),
+        );
+        self.room = Some(RoomState {
+            id: room,
+            link,
+            generation: 0,
+            connection: Connection::Connecting,
+            ever_connected: false,
+            told_offline: false,
+            you: None,
+            participants: BTreeMap::new(),
+            cursors: BTreeMap::new(),
+            documents: BTreeMap::new(),
+            join_replies: reply.into_iter().collect(),
+        });
+        self.publish_presence();
+    }
+
+    pub(super) async fn leave(&mut self) {
+        let Some(room) = self.room.take() else {
+            return;
+        };
+        for reply in room.join_replies {
+            let _ = reply.send(Err("left the room before joining it".to_owned()));
+        }
+        // Dropping the link handle closes the connection.
+        drop(room.link);
+        for open in self.docs.values_mut() {
+            open.doc.unshare();
+        }
+        self.publish_presence();
+        self.refresh_inlay_hints();
+    }
+
+    pub(super) async fn send(&self, generation: u64, message: ClientMessage) {
+        if let Some(room) = &self.room {
+            room.link.send(generation, message).await;
+        }
+    }
+
+    /// Sends on the live connection; with none, the message is dropped (what matters is
+    /// resent after reconnecting).
+    pub(super) async fn send_connected(&self, message: ClientMessage) {
+        if let Some(generation) = self.room.as_ref().and_then(RoomState::connected) {
+            self.send(generation, message).await;
+        }
+    }
+
+    pub(super) fn pending_edits(&self) -> usize {
+        self.docs.values().map(|d| d.doc.unacknowledged()).sum()
+    }
+
+    pub(super) async fn link_event(&mut self, event: LinkEvent) {
+        match event {
+            LinkEvent::Connected {
+                generation,
+                welcome,
+            } => self.connected(generation, *welcome).await,
+            LinkEvent::Message {
+                generation,
+                message,
+            } => {
+                if self.room.as_ref().and_then(RoomState::connected) == Some(generation) {
+                    self.relay_message(message).await;
+                }
+            }
+            LinkEvent::Disconnected { generation, reason } => {
+                let pending = self.pending_edits();
+                let Some(room) = self.room.as_mut().filter(|r| r.generation == generation) else {
+                    return;
+                };
+                room.generation = 0;
+                room.connection = Connection::Reconnecting;
+                tracing::warn!(%reason, "relay connection lost");
+                if !room.told_offline {
+                    room.told_offline = true;
+                    let id = room.id.clone();
+                    self.show(
+                        MessageType::WARNING,
+                        format!(
+                            "pairprog: connection to room {id} lost ({reason}); reconnecting. \
+                             Offline edits are kept: {pending} pending."
+                        ),
+                    );
+                }
+                self.publish_presence();
+            }
+            LinkEvent::Reconnecting { attempt, delay } => {
+                tracing::info!(attempt, ?delay, "reconnecting to the relay");
+                if let Some(room) = &mut self.room {
+                    if room.ever_connected {
+                        room.connection = Connection::Reconnecting;
+                    }
+                }
+            }
+            LinkEvent::Failed { reason } => {
+                let Some(room) = self.room.as_mut() else {
+                    return;
+                };
+                let id = room.id.clone();
+                for reply in room.join_replies.drain(..) {
+                    let _ = reply.send(Err(format!("could not join room {id}: {reason}")));
+                }
+                self.show(
+                    MessageType::ERROR,
+                    format!("pairprog: could not join room {id}: {reason}"),
+                );
+                self.leave().await;
+            }
+        }
+    }
+
+    async fn connected(&mut self, generation: u64, welcome: ServerMessage) {
+        let ServerMessage::Welcome {
+            room_id,
+            you,
+            participants,
+            documents,
+            ..
+        } = welcome
+        else {
+            return;
+        };
+        let Some(room) = self.room.as_mut() else {
+            return;
+        };
+        let reconnect = room.ever_connected;
+        room.generation = generation;
+        room.connection = Connection::Connected;
+        room.ever_connected = true;
+        room.participants = participants
+            .into_iter()
+            .filter(|p| p.id != you.id)
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        room.cursors.clear();
+        room.documents = documents.into_iter().map(|d| (d.path.clone(), d)).collect();
+        room.you = Some(you);
+        for reply in room.join_replies.drain(..) {
+            let _ = reply.send(Ok(json!({ "roomId": room_id })));
+        }
+        if reconnect && room.told_offline {
+            room.told_offline = false;
+            self.show(
+                MessageType::INFO,
+                format!("pairprog: reconnected to room {room_id}"),
+            );
+        }
+        // Reopen what was shared from the revision we know; share the rest.
+        let uris: Vec<Uri> = self.docs.keys().cloned().collect();
+        for uri in uris {
+            let Some(open) = self.docs.get(&uri) else {
+                continue;
+            };
+            match (open.path.clone(), open.doc.revision()) {
+                (Some(path), Some(revision)) => {
+                    let message = ClientMessage::Open {
+                        path,
+                        language: None,
+                        text: None,
+                        revision: Some(revision),
+                    };
+                    self.send(generation, message).await;
+                }
+                (Some(_), None) => self.share(&uri).await,
+                (None, _) => {}
+            }
+        }
+        self.publish_presence();
+    }
+
+    async fn relay_message(&mut self, message: ServerMessage) {
+        match message {
+            ServerMessage::Opened {
+                path,
+                revision,
+                text,
+                operations,
+                cursors,
+                ..
+            } => {
+                self.opened(&path, revision, text, operations).await;
+                if let Some(room) = &mut self.room {
+                    for cursor in cursors {
+                        room.cursors.insert(cursor.participant_id.clone(), cursor);
+                    }
+                }
+                self.presence_changed();
+            }
+            ServerMessage::Ack { path, seq, .. } => {
+                let Some(uri) = self.uri_of(&path) else {
+                    return;
+                };
+                let Some(open) = self.docs.get_mut(&uri) else {
+                    return;
+                };
+                match open.doc.ack(seq) {
+                    Ok(Some(out)) => self.send_op(&path, out).await,
+                    Ok(None) => {}
+                    Err(e) => self.bridge_failed(&uri, e).await,
+                }
+            }
+            ServerMessage::Remote { path, op, .. } => {
+                let Some(uri) = self.uri_of(&path) else {
+                    return;
+                };
+                let Some(open) = self.docs.get_mut(&uri) else {
+                    return;
+                };
+                match open.doc.remote(&op) {
+                    Ok(_) => self.flush_editor(&uri),
+                    Err(e) => self.bridge_failed(&uri, e).await,
+                }
+            }
+            ServerMessage::Joined { participant, .. } => {
+                if let Some(room) = &mut self.room {
+                    room.participants
+                        .insert(participant.id.clone(), participant);
+                }
+                self.publish_presence();
+            }
+            ServerMessage::Left { participant_id, .. } => {
+                if let Some(room) = &mut self.room {
+                    room.participants.remove(&participant_id);
+                    room.cursors.remove(&participant_id);
+                }
+                self.presence_changed();
+            }
+            ServerMessage::Presence(cursor) => {
+                if let Some(room) = &mut self.room {
+                    if cursor.selections.is_empty() {
+                        room.cursors.remove(&cursor.participant_id);
+                    } else {
+                        room.cursors.insert(cursor.participant_id.clone(), cursor);
+                    }
+                }
+                self.presence_changed();
+            }
+            ServerMessage::DocumentAdded(info) => {
+                if let Some(room) = &mut self.room {
+                    room.documents.insert(info.path.clone(), info);
+                }
+            }
+            ServerMessage::Error {
+                code,
+                message,
+                path,
+                seq,
+            } => self.relay_error(code, message, path, seq).await,
+            ServerMessage::Welcome { .. } => {}
+        }
+    }
+
+    async fn opened(
+        &mut self,
+        path: &str,
+        revision: u64,
+        text: Option<String>,
+        operations: Option<Vec<pairprog_protocol::messages::HistoryEntry>>,
+    ) {
+        let Some(uri) = self.uri_of(path) else {
+            return;
+        };
+        let client_id = self.client_id.clone();
+        let room_id = self.room.as_ref().map(|r| r.id.clone()).unwrap_or_default();
+        let Some(open) = self.docs.get_mut(&uri) else {
+            return;
+        };
+        let result = if open.doc.is_shared() {
+            open.doc
+                .reopened(operations.as_deref(), text.as_deref(), revision, &client_id)
+                .map(|out| (None, out))
+        } else {
+            open.doc
+                .opened(text.as_deref().unwrap_or_default(), revision)
+        };
+        match result {
+            Ok((replaced, out)) => {
+                if let Some(out) = out {
+                    self.send_op(path, out).await;
+                }
+                if let Some(mine) = replaced {
+                    self.keep_copy(&room_id, path, &mine);
+                }
+                self.flush_editor(&uri);
+            }
+            Err(e) => self.bridge_failed(&uri, e).await,
+        }
+    }
+
+    async fn relay_error(
+        &mut self,
+        code: ErrorCode,
+        message: String,
+        path: Option<String>,
+        seq: Option<u64>,
+    ) {
+        tracing::warn!(?code, %message, ?path, ?seq, "the relay refused a message");
+        let uri = path.as_deref().and_then(|p| self.uri_of(p));
+        match (code, uri) {
+            // The relay could not commit: the operation was not applied, send it again.
+            (ErrorCode::Unavailable, Some(uri)) => {
+                if let (Some(out), Some(path)) = (
+                    self.docs.get(&uri).and_then(|d| d.doc.resend()),
+                    path.as_deref(),
+                ) {
+                    self.send_op(path, out).await;
+                }
+            }
+            // Our view of the document and the relay's disagree: start it over.
+            (
+                ErrorCode::InvalidOperation
+                | ErrorCode::FutureRevision
+                | ErrorCode::StaleRevision
+                | ErrorCode::NotOpen,
+                Some(uri),
+            ) => {
+                let error = crate::bridge::SyncError::Relay(format!("{code:?}: {message}"));
+                self.bridge_failed(&uri, error).await;
+            }
+            _ => self.show(
+                MessageType::WARNING,
+                format!("pairprog: the relay said: {message}"),
+            ),
+        }
+    }
+
+    /// Keeps the user's text that the room's replaced, and says where.
+    fn keep_copy(&self, room: &str, path: &str, text: &str) {
+        let dir = crate::recovery::data_dir();
+        match crate::recovery::save_copy(&dir, room, path, text) {
+            Ok(file) => self.offer_copy(path, file),
+            Err(e) => self.show(
+                MessageType::ERROR,
+                format!("pairprog: the room's {path} replaced yours, and saving a copy of yours failed: {e}"),
+            ),
+        }
+    }
+
+    pub(super) fn status(&self) -> Value {
+        let documents: Vec<Value> = self
+            .docs
+            .iter()
+            .filter_map(|(uri, open)| {
+                let path = open.path.as_ref()?;
+                Some(json!({
+                    "path": path,
+                    "uri": uri.as_str(),
+                    "revision": open.doc.revision(),
+                    "synced": open.doc.is_shared() && open.doc.relay_synchronized() && open.doc.editor_settled(),
+                    "unsentToRelay": !open.doc.relay_synchronized(),
+                    "pendingToEditor": !open.doc.editor_settled(),
+                }))
+            })
+            .collect();
+        match &self.room {
+            Some(room) => json!({
+                "room": room.id,
+                "connection": room.connection.as_str(),
+                "you": room.you,
+                "participants": room.participants.values().collect::<Vec<_>>(),
+                "documents": documents,
+                "roomDocuments": room.documents.keys().collect::<Vec<_>>(),
+                "pendingEdits": self.pending_edits(),
+            }),
+            None => json!({
+                "room": null,
+                "connection": "disconnected",
+                "you": null,
+                "participants": [],
+                "documents": documents,
+                "roomDocuments": [],
+                "pendingEdits": 0,
+            }),
+        }
+    }
+}
