@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
+use pairprog_protocol::editor::{CursorParams, CURSOR_METHOD};
 use pairprog_protocol::{Position, PositionEncoding, Range};
-use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
@@ -40,7 +40,7 @@ pub async fn serve_stdio() {
         Session::spawn(client, events_tx.clone(), events_rx);
         Backend { events: events_tx }
     })
-    .custom_method("$/pairprog/cursor", Backend::cursor)
+    .custom_method(CURSOR_METHOD, Backend::cursor)
     .custom_method("textDocument/inlineCompletion", Backend::inline_completion)
     .finish();
     Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
@@ -65,19 +65,6 @@ fn internal(message: impl Into<String>) -> Error {
     }
 }
 
-/// The parameters of `$/pairprog/cursor`: where the user's cursor and selections are.
-#[derive(Debug, Deserialize)]
-pub struct CursorParams {
-    uri: Uri,
-    selections: Vec<CursorSelection>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CursorSelection {
-    anchor: ls_types::Position,
-    head: ls_types::Position,
-}
-
 impl Backend {
     async fn queue(&self, event: Event) {
         // A closed channel means the session ended (shutdown); nothing is left to do.
@@ -95,16 +82,16 @@ impl Backend {
     }
 
     async fn cursor(&self, params: CursorParams) {
+        let Ok(uri) = params.uri.parse::<Uri>() else {
+            tracing::warn!(uri = params.uri, "$/pairprog/cursor with an unreadable uri");
+            return;
+        };
         let selections = params
             .selections
             .iter()
-            .map(|s| (lsp_position(s.anchor), lsp_position(s.head)))
+            .map(|s| (s.anchor, s.head))
             .collect();
-        self.queue(Event::Cursor {
-            uri: params.uri,
-            selections,
-        })
-        .await;
+        self.queue(Event::Cursor { uri, selections }).await;
     }
 
     async fn inline_completion(&self, params: InlineCompletionParams) -> Result<Value> {

@@ -8,6 +8,7 @@
 
 mod client;
 mod diff;
+pub mod editor;
 mod error;
 mod json;
 pub mod messages;

@@ -147,6 +147,10 @@ impl Session {
             }
         }
         self.flush_editor(uri);
+        // Collaborators' cursors are drawn in the editor's text, which just caught up.
+        if self.docs.get(uri).is_some_and(|d| d.doc.editor_settled()) {
+            self.publish_cursors_in(path.as_deref());
+        }
     }
 
     pub(super) async fn send_op(&mut self, path: &str, out: Outgoing) {

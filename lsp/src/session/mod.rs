@@ -286,7 +286,8 @@ impl Session {
                 let _ = reply.send(Ok(Value::Null));
             }
             Ok(Command::Status) => {
-                let _ = reply.send(Ok(self.status()));
+                let status = serde_json::to_value(self.status()).map_err(|e| e.to_string());
+                let _ = reply.send(status);
             }
         }
     }

@@ -2,7 +2,9 @@
 //! each collaborator at their cursor for clients without one, and the message offering
 //! a recovered copy.
 
-use serde_json::{json, Value};
+use pairprog_protocol::editor::{
+    ConnectionState, EditorSelection, PresenceParams, RemoteCursor, PRESENCE_METHOD,
+};
 use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::{
     InlayHint, InlayHintLabel, MessageActionItem, MessageType, Position as LspPosition,
@@ -17,19 +19,22 @@ use pairprog_protocol::Range;
 pub enum PresenceNotification {}
 
 impl Notification for PresenceNotification {
-    type Params = Value;
-    const METHOD: &'static str = "$/pairprog/presence";
+    type Params = PresenceParams;
+    const METHOD: &'static str = PRESENCE_METHOD;
 }
 
 const OPEN_COPY: &str = "Open my copy";
 
 impl Session {
-    fn presence_params(&self) -> Value {
+    fn presence_params(&self) -> PresenceParams {
         let Some(room) = &self.room else {
-            return json!({
-                "room": null, "connection": "disconnected", "you": null,
-                "participants": [], "cursors": [],
-            });
+            return PresenceParams {
+                room: None,
+                connection: ConnectionState::Disconnected,
+                you: None,
+                participants: Vec::new(),
+                cursors: Vec::new(),
+            };
         };
         let mut cursors = Vec::new();
         for (id, cursor) in &room.cursors {
@@ -39,31 +44,32 @@ impl Session {
             let Some(uri) = self.uri_of(&cursor.path) else {
                 continue;
             };
-            let selections: Vec<Value> = cursor
+            let selections = cursor
                 .selections
                 .iter()
                 .filter_map(|s| {
-                    let anchor = self.editor_range(&uri, s.anchor as usize, 0)?.start;
-                    let head = self.editor_range(&uri, s.head as usize, 0)?.start;
-                    Some(json!({ "anchor": anchor, "head": head }))
+                    Some(EditorSelection {
+                        anchor: self.editor_range(&uri, s.anchor as usize, 0)?.start,
+                        head: self.editor_range(&uri, s.head as usize, 0)?.start,
+                    })
                 })
                 .collect();
-            cursors.push(json!({
-                "participantId": id,
-                "name": participant.name,
-                "color": participant.color,
-                "uri": uri.as_str(),
-                "path": cursor.path,
-                "selections": selections,
-            }));
+            cursors.push(RemoteCursor {
+                participant_id: id.clone(),
+                name: participant.name.clone(),
+                color: participant.color.clone(),
+                uri: uri.as_str().to_owned(),
+                path: cursor.path.clone(),
+                selections,
+            });
         }
-        json!({
-            "room": room.id,
-            "connection": room.connection.as_str(),
-            "you": room.you,
-            "participants": room.participants.values().collect::<Vec<_>>(),
-            "cursors": cursors,
-        })
+        PresenceParams {
+            room: Some(room.id.clone()),
+            connection: room.connection,
+            you: room.you.clone(),
+            participants: room.participants.values().cloned().collect(),
+            cursors,
+        }
     }
 
     /// Tells plugins the room's presence, without waiting for the editor.
@@ -75,6 +81,20 @@ impl Session {
                 .send_notification::<PresenceNotification>(params)
                 .await;
         });
+    }
+
+    /// Publishes presence again if a collaborator's cursor is in document `path`.
+    pub(super) fn publish_cursors_in(&self, path: Option<&str>) {
+        let Some(path) = path else {
+            return;
+        };
+        if self
+            .room
+            .as_ref()
+            .is_some_and(|r| r.cursors.values().any(|c| c.path == path))
+        {
+            self.publish_presence();
+        }
     }
 
     /// Cursors moved or someone left: plugins and inlay hints both need to know.

@@ -3,31 +3,17 @@
 
 use std::collections::BTreeMap;
 
+use pairprog_protocol::editor::{
+    ConnectionState as Connection, DocumentStatus, RoomResult, StatusResult,
+};
 use pairprog_protocol::messages::{
     ClientMessage, CursorInfo, DocumentInfo, ErrorCode, Participant, ServerMessage,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 use tower_lsp_server::ls_types::{MessageType, Uri};
 
 use super::{Reply, Session};
 use crate::relay_link::{LinkEvent, LinkHandle};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Connection {
-    Connecting,
-    Connected,
-    Reconnecting,
-}
-
-impl Connection {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Connection::Connecting => "connecting",
-            Connection::Connected => "connected",
-            Connection::Reconnecting => "reconnecting",
-        }
-    }
-}
 
 pub struct RoomState {
     pub id: String,
@@ -57,7 +43,7 @@ impl Session {
     pub(super) async fn join(&mut self, room: String, reply: Option<Reply<Result<Value, String>>>) {
         if self.room.as_ref().is_some_and(|r| r.id == room) {
             if let Some(reply) = reply {
-                let _ = reply.send(Ok(json!({ "roomId": room })));
+                let _ = reply.send(Ok(room_result(room)));
             }
             return;
         }
@@ -205,7 +191,7 @@ impl Session {
         room.documents = documents.into_iter().map(|d| (d.path.clone(), d)).collect();
         room.you = Some(you);
         for reply in room.join_replies.drain(..) {
-            let _ = reply.send(Ok(json!({ "roomId": room_id })));
+            let _ = reply.send(Ok(room_result(room_id.clone())));
         }
         if reconnect && room.told_offline {
             room.told_offline = false;
@@ -405,41 +391,45 @@ impl Session {
         }
     }
 
-    pub(super) fn status(&self) -> Value {
-        let documents: Vec<Value> = self
+    pub(super) fn status(&self) -> StatusResult {
+        let documents = self
             .docs
             .iter()
             .filter_map(|(uri, open)| {
-                let path = open.path.as_ref()?;
-                Some(json!({
-                    "path": path,
-                    "uri": uri.as_str(),
-                    "revision": open.doc.revision(),
-                    "synced": open.doc.is_shared() && open.doc.relay_synchronized() && open.doc.editor_settled(),
-                    "unsentToRelay": !open.doc.relay_synchronized(),
-                    "pendingToEditor": !open.doc.editor_settled(),
-                }))
+                let doc = &open.doc;
+                Some(DocumentStatus {
+                    path: open.path.clone()?,
+                    uri: uri.as_str().to_owned(),
+                    revision: doc.revision(),
+                    synced: doc.is_shared() && doc.relay_synchronized() && doc.editor_settled(),
+                    unsent_to_relay: !doc.relay_synchronized(),
+                    pending_to_editor: !doc.editor_settled(),
+                })
             })
             .collect();
         match &self.room {
-            Some(room) => json!({
-                "room": room.id,
-                "connection": room.connection.as_str(),
-                "you": room.you,
-                "participants": room.participants.values().collect::<Vec<_>>(),
-                "documents": documents,
-                "roomDocuments": room.documents.keys().collect::<Vec<_>>(),
-                "pendingEdits": self.pending_edits(),
-            }),
-            None => json!({
-                "room": null,
-                "connection": "disconnected",
-                "you": null,
-                "participants": [],
-                "documents": documents,
-                "roomDocuments": [],
-                "pendingEdits": 0,
-            }),
+            Some(room) => StatusResult {
+                room: Some(room.id.clone()),
+                connection: room.connection,
+                you: room.you.clone(),
+                participants: room.participants.values().cloned().collect(),
+                documents,
+                room_documents: room.documents.keys().cloned().collect(),
+                pending_edits: self.pending_edits(),
+            },
+            None => StatusResult {
+                room: None,
+                connection: Connection::Disconnected,
+                you: None,
+                participants: Vec::new(),
+                documents,
+                room_documents: Vec::new(),
+                pending_edits: 0,
+            },
         }
     }
+}
+
+fn room_result(room_id: String) -> Value {
+    serde_json::to_value(RoomResult { room_id }).unwrap_or(Value::Null)
 }
