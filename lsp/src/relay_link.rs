@@ -67,9 +67,18 @@ impl LinkHandle {
     /// Queues a message for connection `generation`. Waits when the queue is full,
     /// which slows the session down to what the relay takes instead of buffering
     /// without bound.
+    ///
+    /// Cursor updates never wait: one that finds the queue full is dropped (the next
+    /// one supersedes it). That also keeps a flood of cursors from filling the queue
+    /// while the link task waits to hand the session an event, which would leave each
+    /// waiting on the other.
     pub async fn send(&self, generation: u64, message: ClientMessage) {
         // A closed channel means the link task ended; the session hears why from it.
-        let _ = self.outgoing.send((generation, message)).await;
+        if matches!(message, ClientMessage::Cursor { .. }) {
+            let _ = self.outgoing.try_send((generation, message));
+        } else {
+            let _ = self.outgoing.send((generation, message)).await;
+        }
     }
 }
 

@@ -65,6 +65,10 @@ pub struct EditorSide {
     /// have not heard of yet: sending again before that change arrives would only be
     /// rejected again.
     stale_through: Option<i32>,
+    /// Whether this client checks a version of 0 like any other. Neovim does not (it
+    /// skips its check for 0, the version it opens documents with), so an edit stamped 0
+    /// could land on text the user has changed since.
+    zero_is_checked: bool,
     next_id: u64,
 }
 
@@ -77,8 +81,15 @@ impl EditorSide {
             pending: Operation::identity(len),
             sent: None,
             stale_through: None,
+            zero_is_checked: true,
             next_id: 1,
         }
+    }
+
+    /// For a client that applies an edit stamped with version 0 unchecked: edits then
+    /// wait for its first change.
+    pub fn hold_at_version_zero(&mut self) {
+        self.zero_is_checked = false;
     }
 
     /// The editor's text as of its latest change.
@@ -218,12 +229,12 @@ impl EditorSide {
     /// The next edit to send, if the editor is missing something and may take it now.
     ///
     /// Nothing goes out while an edit is outstanding, while the editor is known to have
-    /// a change we have not seen, or while its version is 0: Neovim opens documents at
-    /// version 0 and skips its version check for 0, so an edit stamped 0 could land on
-    /// text the user has since changed.
+    /// a change we have not seen, at a negative version, or at version 0 to a client
+    /// that does not check 0 (see [`Self::hold_at_version_zero`]).
     pub fn next_edit(&mut self) -> Result<Option<EditorEdit>, OperationError> {
         if self.sent.is_some()
-            || self.version <= 0
+            || self.version < 0
+            || (self.version == 0 && !self.zero_is_checked)
             || self.stale_through.is_some_and(|v| self.version <= v)
         {
             return Ok(None);

@@ -44,6 +44,8 @@ pub struct Document {
     pub language: String,
     editor: EditorSide,
     link: Link,
+    /// See [`EditorSide::hold_at_version_zero`].
+    hold_at_zero: bool,
 }
 
 /// What an editor change produced.
@@ -63,7 +65,22 @@ impl Document {
             language,
             editor: EditorSide::new(text, version),
             link: Link::Local,
+            hold_at_zero: false,
         }
+    }
+
+    /// The editor applies edits stamped with version 0 unchecked (Neovim).
+    pub fn hold_at_version_zero(&mut self) {
+        self.hold_at_zero = true;
+        self.editor.hold_at_version_zero();
+    }
+
+    fn fresh_editor(&self) -> EditorSide {
+        let mut editor = EditorSide::new(self.editor.text().clone(), self.editor.version());
+        if self.hold_at_zero {
+            editor.hold_at_version_zero();
+        }
+        editor
     }
 
     pub fn editor_text(&self) -> &Rope {
@@ -171,7 +188,7 @@ impl Document {
         let base = self.editor.text().clone();
         let len = base.len_chars();
         // Whatever the editor was missing from a previous room is dropped with it.
-        self.editor = EditorSide::new(base.clone(), self.editor.version());
+        self.editor = self.fresh_editor();
         self.link = Link::Opening {
             base,
             since: Operation::identity(len),
@@ -210,8 +227,7 @@ impl Document {
             relay.local(mine)?
         };
         let editor_before = differs.then(|| self.editor.text().to_string());
-        let version = self.editor.version();
-        let mut editor = EditorSide::new(self.editor.text().clone(), version);
+        let mut editor = self.fresh_editor();
         editor.remote(&missing)?;
         self.editor = editor;
         self.link = Link::Shared { local, relay };
@@ -273,7 +289,7 @@ impl Document {
 
     /// Leaves the room: the editor keeps its text, edits not yet in it are dropped.
     pub fn unshare(&mut self) {
-        self.editor = EditorSide::new(self.editor.text().clone(), self.editor.version());
+        self.editor = self.fresh_editor();
         self.link = Link::Local;
     }
 

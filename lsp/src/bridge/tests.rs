@@ -180,8 +180,17 @@ fn remote_edits_during_an_outstanding_edit_follow_it() {
 }
 
 #[test]
-fn nothing_goes_to_an_editor_still_at_version_0() {
+fn version_0_is_used_with_clients_that_check_it() {
     let mut p = Pair::new("abc", 0);
+    p.remote(insert(3, 0, "R"));
+    let (_, version, _) = p.next().unwrap();
+    assert_eq!(version, 0);
+}
+
+#[test]
+fn nothing_goes_to_neovim_still_at_version_0() {
+    let mut p = Pair::new("abc", 0);
+    p.side.hold_at_version_zero();
     p.remote(insert(3, 0, "R"));
     assert!(p.next().is_none());
     p.change(3, insert(3, 3, "u"));

@@ -73,7 +73,10 @@ impl Session {
             tracing::info!(uri = uri.as_str(), "outside the workspace root: not shared");
         }
         self.index.set_document(uri.as_str(), &language, &text);
-        let doc = Document::new(language, Rope::from_str(&text), version);
+        let mut doc = Document::new(language, Rope::from_str(&text), version);
+        if self.caps.unchecked_version_zero() {
+            doc.hold_at_version_zero();
+        }
         self.docs.insert(uri.clone(), OpenDocument { doc, path });
         self.share(&uri).await;
     }

@@ -37,6 +37,15 @@ pub struct ClientCaps {
     pub client_name: String,
 }
 
+impl ClientCaps {
+    /// Neovim opens documents at version 0 and applies an edit stamped 0 without
+    /// checking it (`lsp-clients.md` §1); every other client we know compares exactly.
+    pub fn unchecked_version_zero(&self) -> bool {
+        let name = self.client_name.to_ascii_lowercase();
+        name.contains("neovim") || name == "nvim"
+    }
+}
+
 #[derive(Debug)]
 pub struct Init {
     pub settings: Settings,
