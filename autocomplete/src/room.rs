@@ -51,13 +51,24 @@ impl RoomIndex {
     /// Adds a document or replaces its whole text (and language). Linear in the text's
     /// size; use [`RoomIndex::apply_edit`] for edits.
     pub fn set_document(&mut self, id: &str, language: &str, text: &str) {
+        self.insert_document(id, language, text, Rope::from_str(text));
+    }
+
+    /// Like [`RoomIndex::set_document`], but keeps a clone of `rope`. Ropes share their
+    /// structure until edited, so a caller that holds the same text (the language
+    /// server's editor bridge) pays for it about once.
+    pub fn set_document_rope(&mut self, id: &str, language: &str, rope: &Rope) {
+        self.insert_document(id, language, &rope.to_string(), rope.clone());
+    }
+
+    fn insert_document(&mut self, id: &str, language: &str, text: &str, rope: Rope) {
         let language = Language::from_id(language);
         let rules = rules_for(language);
         let table = IdentTable::build(text, rules);
         self.room.add_table(&table);
         let document = Document {
             language,
-            rope: Rope::from_str(text),
+            rope,
             table,
             indent: indent::detect(window::indent_sample(text)).unwrap_or(rules.default_indent),
         };

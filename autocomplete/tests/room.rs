@@ -168,3 +168,20 @@ fn the_index_and_the_stateless_entry_point_agree() {
         pairprog_autocomplete::try_suggest(code, cursor, "python").unwrap()
     );
 }
+
+#[test]
+fn a_document_given_as_a_rope_indexes_like_one_given_as_text() {
+    let utils = "def parse_header(line):\n    return line\n";
+    let main = "import utils\n\nresult = parse_h";
+    let mut from_text = RoomIndex::new();
+    from_text.set_document("utils.py", "python", utils);
+    from_text.set_document("main.py", "python", main);
+    let mut from_rope = RoomIndex::new();
+    from_rope.set_document_rope("utils.py", "python", &ropey::Rope::from_str(utils));
+    from_rope.set_document_rope("main.py", "python", &ropey::Rope::from_str(main));
+    let cursor = end_of(&from_text, "main.py");
+    assert_eq!(
+        from_text.suggest("main.py", cursor).unwrap(),
+        from_rope.suggest("main.py", cursor).unwrap()
+    );
+}

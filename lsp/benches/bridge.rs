@@ -2,13 +2,11 @@
 //! `docs/BENCHMARKS.md`):
 //! * `didChange` received → operation to send, serialized for the relay;
 //! * remote operation received → `workspace/applyEdit` serialized for the editor;
-//! * the memory the bridge and the completion index hold, against the text's size.
+//! * the resident memory the bridge and the completion index add, against the text's size.
 //!
 //! Run with `cargo bench -p pairprog-lsp --bench bridge`. Each step is timed on its own
 //! with `Instant`, so the median and p99 are of single keystrokes, not of batches.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use pairprog_lsp::bridge::{Document, EditReply};
@@ -18,43 +16,52 @@ use pairprog_protocol::position::offset_to_position;
 use pairprog_protocol::{Operation, PositionEncoding, Range};
 use ropey::Rope;
 
-/// Counts live heap bytes, to weigh the bridge's state.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
+/// The process's resident memory in bytes (Linux), to weigh the bridge's state without
+/// an allocator of our own (the workspace forbids `unsafe`).
+fn resident_bytes() -> i64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        .map_or(0, |kb| kb * 1024)
 }
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 const SAMPLES: usize = 20_000;
 
-/// A 1 MB source-like document with some CJK and emoji, so UTF-16 columns differ from
-/// char columns.
+/// A 1 MB Rust document: this workspace's own sources, concatenated and repeated, with a
+/// line of CJK and emoji per file so UTF-16 columns differ from char columns. Real code
+/// repeats its identifiers; a synthetic text with a new name on every line would make
+/// the completion index look several times larger than it is in practice.
 fn document() -> String {
-    let mut text = String::new();
-    let mut i = 0;
-    while text.len() < 1_000_000 {
-        text.push_str(&format!(
-            "    let value_{i} = compute(\"漢字 {i}\", {i}); // 🎉 line {i}\n"
-        ));
-        i += 1;
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut sources = Vec::new();
+    for dir in ["protocol/src", "relay/src", "lsp/src", "autocomplete/src"] {
+        collect_rust(&std::path::Path::new(root).join(dir), &mut sources);
     }
+    sources.sort();
+    let mut text = String::new();
+    while text.len() < 1_000_000 {
+        for path in &sources {
+            text.push_str("// 漢字 🎉 ");
+            text.push_str(&path.display().to_string());
+            text.push('\n');
+            text.push_str(&std::fs::read_to_string(path).unwrap_or_default());
+        }
+    }
+    text.truncate(text.floor_char_boundary(1_000_000));
     text
+}
+
+fn collect_rust(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_rust(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
 }
 
 /// A small deterministic generator (xorshift), so runs are comparable.
@@ -93,25 +100,47 @@ fn shared(text: &str) -> Document {
     doc
 }
 
+/// The child's job: the resident memory an open, shared 1 MB document adds (its bridge
+/// and its completion index), once the `didOpen` string is dropped.
+fn measure_memory(file: &str) {
+    let before = resident_bytes();
+    let text = std::fs::read_to_string(file).expect("document file");
+    let size = text.len();
+    let doc = shared(&text);
+    let mut index = pairprog_autocomplete::RoomIndex::new();
+    index.set_document_rope("file:///bench.rs", "rust", doc.editor_text());
+    drop(text);
+    let held = resident_bytes() - before;
+    println!(
+        "memory: document {:.2} MB, bridge + completion index hold {:.2} MB ({:.2}×)",
+        size as f64 / 1e6,
+        held as f64 / 1e6,
+        held as f64 / size as f64
+    );
+    std::hint::black_box((doc, index));
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--memory") {
+        measure_memory(&args[i + 1]);
+        return;
+    }
     let text = document();
     let encoding = PositionEncoding::Utf16;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
 
-    // Memory: the bridge (three texts sharing structure) plus the completion index.
-    let before = LIVE.load(Ordering::Relaxed);
-    let doc = shared(&text);
-    let mut index = pairprog_autocomplete::RoomIndex::new();
-    index.set_document("file:///bench.rs", "rust", &text);
-    let held = LIVE.load(Ordering::Relaxed) - before;
-    println!(
-        "memory: document {:.2} MB, bridge + index hold {:.2} MB ({:.2}×)",
-        text.len() as f64 / 1e6,
-        held as f64 / 1e6,
-        held as f64 / text.len() as f64
-    );
-    drop(index);
-    drop(doc);
+    // Memory is measured in a child process that has done nothing else, so freed
+    // memory from building the text here cannot hide what the bridge takes.
+    let file = std::env::temp_dir().join(format!("pairprog-bench-{}.rs", std::process::id()));
+    std::fs::write(&file, &text).expect("temp file");
+    let child = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .arg("--memory")
+        .arg(&file)
+        .output()
+        .expect("child runs");
+    print!("{}", String::from_utf8_lossy(&child.stdout));
+    let _ = std::fs::remove_file(&file);
 
     // didChange → operation serialized for the relay.
     let mut doc = shared(&text);
@@ -126,7 +155,9 @@ fn main() {
         };
         version += 1;
         let start = Instant::now();
-        let outcome = doc.editor_change(version, &[change], encoding).expect("change");
+        let outcome = doc
+            .editor_change(version, &[change], encoding)
+            .expect("change");
         let out = outcome.outgoing.expect("nothing in flight, so it goes out");
         let frame = serde_json::to_string(&ClientMessage::Op {
             path: "src/bench.rs".into(),
@@ -168,7 +199,8 @@ fn main() {
             text: edit.splice.inserted.clone(),
         };
         version += 1;
-        doc.editor_change(version, &[change], encoding).expect("echo");
+        doc.editor_change(version, &[change], encoding)
+            .expect("echo");
         doc.edit_reply(edit.id, EditReply::Applied).expect("reply");
         assert!(doc.editor_settled());
     }

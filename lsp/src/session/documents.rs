@@ -72,11 +72,13 @@ impl Session {
         if path.is_none() {
             tracing::info!(uri = uri.as_str(), "outside the workspace root: not shared");
         }
-        self.index.set_document(uri.as_str(), &language, &text);
         let mut doc = Document::new(language, Rope::from_str(&text), version);
+        drop(text);
         if self.caps.unchecked_version_zero() {
             doc.hold_at_version_zero();
         }
+        self.index
+            .set_document_rope(uri.as_str(), &doc.language, doc.editor_text());
         self.docs.insert(uri.clone(), OpenDocument { doc, path });
         self.share(&uri).await;
     }
