@@ -6,6 +6,7 @@
 //! shared, no lock is taken, and the session never waits on the editor.
 
 mod documents;
+mod notifier;
 mod presence;
 mod room;
 
@@ -129,6 +130,7 @@ pub struct OpenDocument {
 
 pub struct Session {
     client: Client,
+    notifier: notifier::Notifier,
     /// For the small tasks that report back.
     events: mpsc::Sender<Event>,
     settings: Settings,
@@ -164,6 +166,7 @@ impl Session {
     pub fn spawn(client: Client, events: mpsc::Sender<Event>, mut rx: mpsc::Receiver<Event>) {
         tokio::spawn(async move {
             let mut session = Session {
+                notifier: notifier::Notifier::spawn(client.clone()),
                 client,
                 events,
                 settings: Settings::from_options(None, |k| std::env::var(k).ok()).unwrap_or_else(
@@ -266,8 +269,7 @@ impl Session {
 
     /// Shows a message without waiting for the editor.
     fn show(&self, typ: MessageType, message: String) {
-        let client = self.client.clone();
-        tokio::spawn(async move { client.show_message(typ, message).await });
+        self.notifier.message(typ, message);
     }
 
     async fn command(

@@ -74,13 +74,7 @@ impl Session {
 
     /// Tells plugins the room's presence, without waiting for the editor.
     pub(super) fn publish_presence(&self) {
-        let params = self.presence_params();
-        let client = self.client.clone();
-        tokio::spawn(async move {
-            client
-                .send_notification::<PresenceNotification>(params)
-                .await;
-        });
+        self.notifier.presence(self.presence_params());
     }
 
     /// Publishes presence again if a collaborator's cursor is in document `path`.

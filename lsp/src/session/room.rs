@@ -193,7 +193,22 @@ impl Session {
         for reply in room.join_replies.drain(..) {
             let _ = reply.send(Ok(room_result(room_id.clone())));
         }
-        if reconnect && room.told_offline {
+        if !reconnect {
+            let others: Vec<&str> = room
+                .participants
+                .values()
+                .map(|p| p.name.as_str())
+                .collect();
+            let who = if others.is_empty() {
+                "nobody else here yet".to_owned()
+            } else {
+                format!("with {}", others.join(", "))
+            };
+            self.show(
+                MessageType::INFO,
+                format!("pairprog: joined room {room_id}, {who}"),
+            );
+        } else if room.told_offline {
             room.told_offline = false;
             self.show(
                 MessageType::INFO,
