@@ -17,15 +17,15 @@ pub struct ContentChange {
 }
 
 /// Applies the changes of one `didChange` to `text`, in order (each range refers to the
-/// text after the previous changes, as LSP says), and returns them as one operation over
-/// the text before. A whole-document change becomes a diff, so the parts it kept stay
-/// untouched for collaborators.
+/// text after the previous changes, as LSP says), and returns them as operations, each
+/// over the text the previous one left. A whole-document change becomes a diff, so the
+/// parts it kept stay untouched for collaborators.
 pub fn apply_changes(
     text: &mut Rope,
     changes: &[ContentChange],
     encoding: PositionEncoding,
-) -> Result<Operation, OperationError> {
-    let mut total = Operation::identity(text.len_chars());
+) -> Result<Vec<Operation>, OperationError> {
+    let mut ops = Vec::with_capacity(changes.len());
     for change in changes {
         let op = match change.range {
             Some(range) => {
@@ -35,9 +35,9 @@ pub fn apply_changes(
             None => Operation::from_diff(&text.to_string(), &change.text),
         };
         op.apply(text)?;
-        total = total.compose(&op)?;
+        ops.push(op);
     }
-    Ok(total)
+    Ok(ops)
 }
 
 /// A replacement of `deleted` chars at `offset` by `inserted`: one region of a pending
@@ -94,23 +94,24 @@ mod tests {
     fn changes_in_one_notification_apply_in_order() {
         let mut text = Rope::from_str("abc\ndef");
         let changes = [change(0, 1, 0, 2, "X"), change(1, 0, 1, 0, "Y")];
-        let op = apply_changes(&mut text, &changes, PositionEncoding::Utf16).unwrap();
+        let ops = apply_changes(&mut text, &changes, PositionEncoding::Utf16).unwrap();
         assert_eq!(text.to_string(), "aXc\nYdef");
-        assert_eq!(op.apply_str("abc\ndef").unwrap(), "aXc\nYdef");
+        let after_first = ops[0].apply_str("abc\ndef").unwrap();
+        assert_eq!(ops[1].apply_str(&after_first).unwrap(), "aXc\nYdef");
     }
 
     #[test]
     fn utf16_columns_after_an_emoji_and_cjk() {
         // The emoji is two UTF-16 units, each CJK char one; UTF-8 would count 4 and 3 bytes.
         let mut text = Rope::from_str("🎉漢字x");
-        let op = apply_changes(
+        let ops = apply_changes(
             &mut text,
             &[change(0, 3, 0, 4, "")],
             PositionEncoding::Utf16,
         )
         .unwrap();
         assert_eq!(text.to_string(), "🎉漢x");
-        assert_eq!(op.base_len(), 4);
+        assert_eq!(ops[0].base_len(), 4);
         let mut text = Rope::from_str("🎉漢字x");
         apply_changes(&mut text, &[change(0, 4, 0, 7, "")], PositionEncoding::Utf8).unwrap();
         assert_eq!(text.to_string(), "🎉字x");
@@ -127,7 +128,7 @@ mod tests {
     #[test]
     fn a_whole_document_change_becomes_a_diff() {
         let mut text = Rope::from_str("hello world");
-        let op = apply_changes(
+        let ops = apply_changes(
             &mut text,
             &[ContentChange {
                 range: None,
@@ -137,7 +138,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(text.to_string(), "hello brave world");
-        assert!(op
+        assert!(ops[0]
             .components()
             .iter()
             .any(|c| matches!(c, pairprog_protocol::Component::Retain(n) if *n >= 5)));

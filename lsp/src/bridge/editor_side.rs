@@ -12,7 +12,7 @@
 use pairprog_protocol::{Operation, OperationError};
 use ropey::Rope;
 
-use super::region::{split_first_region, user_part_after_echo};
+use super::region::{echo_prefix, split_first_region};
 use crate::edit_convert::Splice;
 
 /// Changes the editor may report while its answer to our edit is outstanding before we
@@ -42,8 +42,9 @@ struct SentEdit {
     /// The rest of what the editor is missing, over the text `edit` produces.
     rest: Operation,
     reply: Option<EditReply>,
-    /// Changes the editor reported since, in order; the first is over `base`.
-    queued: Vec<Operation>,
+    /// `didChange`s the editor reported since, in order, each as its content changes
+    /// (each over the text the previous one left); the first is over `base`.
+    queued: Vec<Vec<Operation>>,
 }
 
 /// An edit for the editor: replace `splice` in the text at `version`.
@@ -125,24 +126,27 @@ impl EditorSide {
         Ok(())
     }
 
-    /// A `didChange` (already turned into an operation over the current editor text).
-    /// Returns the user's own edits, over the proxy's text, in order.
+    /// A `didChange`, as its content changes in order (each an operation over the text
+    /// the previous one left). Returns the user's own edits, over the proxy's text.
     pub fn editor_change(
         &mut self,
         version: i32,
-        change: Operation,
+        changes: Vec<Operation>,
     ) -> Result<Vec<Operation>, OperationError> {
-        change.apply(&mut self.text)?;
+        for change in &changes {
+            change.apply(&mut self.text)?;
+        }
         self.version = version;
         if self.stale_through.is_some_and(|v| version > v) {
             self.stale_through = None;
         }
         let Some(sent) = &mut self.sent else {
+            let change = compose_all(&changes, self.pending.base_len())?;
             let (user, pending) = Operation::transform(&change, &self.pending)?;
             self.pending = pending;
             return Ok(vec![user]);
         };
-        sent.queued.push(change);
+        sent.queued.push(changes);
         match sent.reply {
             Some(_) => self.resolve(),
             None if sent.queued.len() >= MAX_QUEUED_CHANGES => {
@@ -190,6 +194,13 @@ impl EditorSide {
     }
 
     /// Settles the outstanding edit from its answer and the changes queued behind it.
+    ///
+    /// A client applies our edit only if nothing changed since the version we stamped,
+    /// so when it did apply it, the echo comes first in the next `didChange`: its first
+    /// few content changes (one, or a few when the client rewrote the edit) produce
+    /// exactly the text the edit produces, and the rest is the user's typing. Texts are
+    /// compared, not ranges, because clients minimise and split what they echo. A change
+    /// list with no such prefix did not apply the edit (it was refused or skipped).
     fn resolve(&mut self) -> Result<Vec<Operation>, OperationError> {
         let Some(sent) = self.sent.take() else {
             return Ok(Vec::new());
@@ -200,24 +211,27 @@ impl EditorSide {
             self.pending = sent.edit.compose(&sent.rest)?;
             return Ok(users);
         };
-        let echo = match sent.reply {
+        let echoed = match sent.reply {
             Some(EditReply::Rejected) => None,
-            _ => user_part_after_echo(&sent.base, &sent.edit, &first)?,
+            _ => echo_prefix(&sent.base, &sent.edit, &first)?,
         };
-        match echo {
-            Some(user) => {
+        match echoed {
+            Some(k) => {
+                let user = compose_all(&first[k..], sent.rest.base_len())?;
                 let (user, pending) = Operation::transform(&user, &sent.rest)?;
                 users.push(user);
                 self.pending = pending;
             }
             None => {
                 let missing = sent.edit.compose(&sent.rest)?;
-                let (user, pending) = Operation::transform(&first, &missing)?;
+                let change = compose_all(&first, missing.base_len())?;
+                let (user, pending) = Operation::transform(&change, &missing)?;
                 users.push(user);
                 self.pending = pending;
             }
         }
-        for change in queued {
+        for changes in queued {
+            let change = compose_all(&changes, self.pending.base_len())?;
             let (user, pending) = Operation::transform(&change, &self.pending)?;
             users.push(user);
             self.pending = pending;
@@ -280,4 +294,14 @@ impl EditorSide {
             _ => offset,
         }
     }
+}
+
+/// The content changes of one `didChange` as one operation over the text before them
+/// (of `len` chars).
+fn compose_all(changes: &[Operation], len: usize) -> Result<Operation, OperationError> {
+    let mut total = Operation::identity(len);
+    for change in changes {
+        total = total.compose(change)?;
+    }
+    Ok(total)
 }

@@ -51,8 +51,9 @@ pub struct Document {
 /// What an editor change produced.
 #[derive(Debug, Default)]
 pub struct ChangeOutcome {
-    /// The change itself, over the editor text before it (for the completion index).
-    pub change: Option<Operation>,
+    /// The content changes themselves, each over the editor text the previous one
+    /// left (for the completion index).
+    pub changes: Vec<Operation>,
     /// The user's own edits, over the proxy's text, already applied to it.
     pub user_edits: Vec<Operation>,
     /// An operation to send to the relay now.
@@ -140,10 +141,10 @@ impl Document {
         encoding: PositionEncoding,
     ) -> Result<ChangeOutcome, SyncError> {
         let mut text = self.editor.text().clone();
-        let change = apply_changes(&mut text, changes, encoding)?;
-        let users = self.editor.editor_change(version, change.clone())?;
+        let ops = apply_changes(&mut text, changes, encoding)?;
+        let users = self.editor.editor_change(version, ops.clone())?;
         let mut outcome = ChangeOutcome {
-            change: Some(change),
+            changes: ops,
             ..ChangeOutcome::default()
         };
         self.take_user_edits(users, &mut outcome)?;

@@ -36,7 +36,12 @@ impl Pair {
 
     /// The editor reports a change (over its current text).
     fn change(&mut self, version: i32, op: Operation) {
-        let users = self.side.editor_change(version, op).unwrap();
+        self.changes(version, vec![op]);
+    }
+
+    /// A `didChange` with several content changes, each over the previous one's text.
+    fn changes(&mut self, version: i32, ops: Vec<Operation>) {
+        let users = self.side.editor_change(version, ops).unwrap();
         self.take(users);
     }
 
@@ -155,8 +160,7 @@ fn stock_neovim_merges_the_echo_and_typing_in_one_change() {
     let (id, _, _) = p.next().unwrap();
     p.reply(id, EditReply::Applied);
     // Applied edit then typing, reported together 150 ms later.
-    let merged = Operation::new().insert("x").retain(3).insert("<r>");
-    p.change(7, merged);
+    p.changes(7, vec![insert(3, 3, "<r>"), insert(6, 0, "x")]);
     assert_eq!(p.users.len(), 1);
     assert_eq!(p.proxy, "xabc<r>");
     p.assert_converged();

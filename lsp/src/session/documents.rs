@@ -116,7 +116,7 @@ impl Session {
         let result = open.doc.editor_change(version, &changes, encoding);
         match result {
             Ok(outcome) => {
-                if let Some(change) = &outcome.change {
+                for change in &outcome.changes {
                     update_index(&mut self.index, uri.as_str(), change);
                 }
                 self.after_outcome(&uri, outcome).await;
