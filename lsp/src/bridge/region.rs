@@ -187,7 +187,10 @@ mod tests {
     fn an_exact_echo_is_the_whole_change_list() {
         let base = Rope::from_str("hello world");
         let edit = op("hello world", 5, 0, ",");
-        assert_eq!(echo_prefix(&base, &edit, std::slice::from_ref(&edit)).unwrap(), Some(1));
+        assert_eq!(
+            echo_prefix(&base, &edit, std::slice::from_ref(&edit)).unwrap(),
+            Some(1)
+        );
     }
 
     #[test]
