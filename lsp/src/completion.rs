@@ -141,6 +141,27 @@ mod tests {
     }
 
     #[test]
+    fn inline_completion_offers_the_best_suggestion_over_the_typed_word() {
+        let code = "def compute_total(x):\n    return x\n\ncompute_t";
+        let cursor = code.chars().count();
+        let text = Rope::from_str(code);
+        let suggestions = pairprog_autocomplete::suggest(code, cursor, "python");
+        let answer = inline_items(&suggestions, &text, cursor, PositionEncoding::Utf16);
+        let item = &answer["items"][0];
+        assert_eq!(item["insertText"], "compute_total");
+        assert_eq!(
+            item["range"]["start"],
+            serde_json::json!({"line": 3, "character": 0})
+        );
+        assert_eq!(
+            item["range"]["end"],
+            serde_json::json!({"line": 3, "character": 9})
+        );
+        let none = inline_items(&[], &text, cursor, PositionEncoding::Utf16);
+        assert_eq!(none["items"].as_array().map(Vec::len), Some(0));
+    }
+
+    #[test]
     fn typed_text_is_escaped_in_snippets() {
         assert_eq!(escape_snippet("a$b}c\\"), "a\\$b\\}c\\\\");
     }
