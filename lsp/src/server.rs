@@ -138,6 +138,12 @@ fn client_caps(params: &InitializeParams) -> ClientCaps {
             .as_ref()
             .map(|c| c.name.clone())
             .unwrap_or_default(),
+        exact_version_check: caps
+            .experimental
+            .as_ref()
+            .and_then(|e| e.pointer("/pairprog/exactVersionCheck"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
     }
 }
 

@@ -156,7 +156,8 @@ impl Document {
         users: Vec<Operation>,
         outcome: &mut ChangeOutcome,
     ) -> Result<(), SyncError> {
-        for user in users {
+        // An empty change (a plugin telling us its version) is no edit for the room.
+        for user in users.into_iter().filter(|u| !u.is_noop()) {
             match &mut self.link {
                 Link::Local => {}
                 Link::Opening { since, .. } => *since = since.compose(&user)?,

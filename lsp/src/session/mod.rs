@@ -36,14 +36,18 @@ pub struct ClientCaps {
     pub show_document: bool,
     pub inline_completion: bool,
     pub client_name: String,
+    /// `capabilities.experimental.pairprog.exactVersionCheck`: a plugin (ours for
+    /// Neovim) promises to apply an edit only at exactly the version it is stamped with.
+    pub exact_version_check: bool,
 }
 
 impl ClientCaps {
     /// Neovim opens documents at version 0 and applies an edit stamped 0 without
-    /// checking it (`lsp-clients.md` §1); every other client we know compares exactly.
+    /// checking it (`lsp-clients.md` §1), unless our plugin checks for it; every other
+    /// client we know compares exactly.
     pub fn unchecked_version_zero(&self) -> bool {
         let name = self.client_name.to_ascii_lowercase();
-        name.contains("neovim") || name == "nvim"
+        (name.contains("neovim") || name == "nvim") && !self.exact_version_check
     }
 }
 
