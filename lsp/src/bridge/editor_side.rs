@@ -127,26 +127,33 @@ impl EditorSide {
     }
 
     /// A `didChange`, as its content changes in order (each an operation over the text
-    /// the previous one left). Returns the user's own edits, over the proxy's text.
+    /// the previous one left) and the editor's text after them, which the caller has
+    /// already built while converting the changes. Returns the user's own edits, over
+    /// the proxy's text.
     pub fn editor_change(
         &mut self,
         version: i32,
-        changes: Vec<Operation>,
+        changes: &[Operation],
+        text: Rope,
     ) -> Result<Vec<Operation>, OperationError> {
-        for change in &changes {
-            change.apply(&mut self.text)?;
-        }
+        debug_assert_eq!(
+            changes
+                .last()
+                .map_or(self.text.len_chars(), Operation::target_len),
+            text.len_chars()
+        );
+        self.text = text;
         self.version = version;
         if self.stale_through.is_some_and(|v| version > v) {
             self.stale_through = None;
         }
         let Some(sent) = &mut self.sent else {
-            let change = compose_all(&changes, self.pending.base_len())?;
+            let change = compose_all(changes, self.pending.base_len())?;
             let (user, pending) = Operation::transform(&change, &self.pending)?;
             self.pending = pending;
             return Ok(vec![user]);
         };
-        sent.queued.push(changes);
+        sent.queued.push(changes.to_vec());
         match sent.reply {
             Some(_) => self.resolve(),
             None if sent.queued.len() >= MAX_QUEUED_CHANGES => {

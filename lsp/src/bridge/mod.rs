@@ -142,7 +142,7 @@ impl Document {
     ) -> Result<ChangeOutcome, SyncError> {
         let mut text = self.editor.text().clone();
         let ops = apply_changes(&mut text, changes, encoding)?;
-        let users = self.editor.editor_change(version, ops.clone())?;
+        let users = self.editor.editor_change(version, &ops, text)?;
         let mut outcome = ChangeOutcome {
             changes: ops,
             ..ChangeOutcome::default()

@@ -41,7 +41,11 @@ impl Pair {
 
     /// A `didChange` with several content changes, each over the previous one's text.
     fn changes(&mut self, version: i32, ops: Vec<Operation>) {
-        let users = self.side.editor_change(version, ops).unwrap();
+        let mut text = self.side.text().clone();
+        for op in &ops {
+            op.apply(&mut text).unwrap();
+        }
+        let users = self.side.editor_change(version, &ops, text).unwrap();
         self.take(users);
     }
 
