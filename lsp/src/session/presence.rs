@@ -158,14 +158,14 @@ impl Session {
             "pairprog: the room's version of {path} replaced yours. Your version is kept at {}",
             file.display()
         );
+        if !self.caps.show_message_request {
+            // Through the notifier, so it keeps its place among the other messages.
+            self.show(MessageType::WARNING, message);
+            return;
+        }
         let client = self.client.clone();
-        let ask = self.caps.show_message_request;
         let can_show = self.caps.show_document;
         tokio::spawn(async move {
-            if !ask {
-                client.show_message(MessageType::WARNING, message).await;
-                return;
-            }
             let actions = Some(vec![MessageActionItem {
                 title: OPEN_COPY.to_owned(),
                 properties: Default::default(),
