@@ -11,8 +11,8 @@ mod common;
 use common::rng::Rng;
 use common::typing::{check_tokens, random_edit, random_offset, token_insert, Edit, Tokens};
 use common::{
-    assert_no_violations, assert_tokens, for_each_seed, pause, shutdown_all, start_in_room,
-    wait_quiescent, Behaviour, RoomSetup, TestRelay,
+    assert_no_violations, assert_tokens, for_each_seed, pause, report_applies, shutdown_all,
+    start_in_room, wait_quiescent, Behaviour, RoomSetup, TestRelay,
 };
 
 use Behaviour::{Eglot, Helix, Neovim, VsCode};
@@ -64,14 +64,7 @@ async fn three_editors_typing_randomly(seed: u64) {
         typist.await.expect("typing finished");
     }
     let text = wait_quiescent(seed, &relay.api, &room, PATH, &editors).await;
-    for editor in &editors {
-        eprintln!(
-            "seed {seed}: {} ({:?}) applyEdit {:?}",
-            editor.name(),
-            editor.behaviour(),
-            editor.stats()
-        );
-    }
+    report_applies(seed, &editors);
     eprintln!("seed {seed}: converged on {} chars", text.chars().count());
     assert_no_violations(seed, &editors);
     shutdown_all(&editors).await;
@@ -118,14 +111,7 @@ async fn four_editors_typing_tokens(seed: u64) {
     }
     let text = wait_quiescent(seed, &relay.api, &room, PATH, &editors).await;
     assert_tokens(seed, &relay.api, &room, PATH, &text, &expected, &editors).await;
-    for editor in &editors {
-        eprintln!(
-            "seed {seed}: {} ({:?}) applyEdit {:?}",
-            editor.name(),
-            editor.behaviour(),
-            editor.stats()
-        );
-    }
+    report_applies(seed, &editors);
     assert_no_violations(seed, &editors);
     shutdown_all(&editors).await;
     relay.stop().await;

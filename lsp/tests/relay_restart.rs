@@ -8,8 +8,8 @@ mod common;
 use common::rng::Rng;
 use common::typing::{token_insert, Tokens};
 use common::{
-    assert_no_violations, assert_tokens, for_each_seed, pause, shutdown_all, start_in_room,
-    wait_quiescent, Behaviour, ChildRelay, RoomSetup,
+    assert_no_violations, assert_tokens, for_each_seed, pause, report_applies, shutdown_all,
+    start_in_room, wait_quiescent, Behaviour, ChildRelay, RoomSetup,
 };
 use tokio::sync::watch;
 
@@ -91,14 +91,7 @@ async fn crash_and_restart_while_typing(seed: u64) {
     }
     let text = wait_quiescent(seed, &relay.api, &room, PATH, &editors).await;
     assert_tokens(seed, &relay.api, &room, PATH, &text, &expected, &editors).await;
-    for editor in &editors {
-        eprintln!(
-            "seed {seed}: {} ({:?}) applyEdit {:?}",
-            editor.name(),
-            editor.behaviour(),
-            editor.stats()
-        );
-    }
+    report_applies(seed, &editors);
     assert_no_violations(seed, &editors);
     shutdown_all(&editors).await;
     relay.kill().await;

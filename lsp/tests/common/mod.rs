@@ -130,6 +130,18 @@ pub async fn pause(rng: &mut rng::Rng) {
 }
 
 /// Shuts every editor down, as closing the editors would.
+/// Prints how each editor answered the server's `applyEdit`s, for reading a run's log.
+pub fn report_applies(seed: u64, editors: &[ScriptedEditor]) {
+    for editor in editors {
+        eprintln!(
+            "seed {seed}: {} ({:?}) applyEdit {:?}",
+            editor.name(),
+            editor.behaviour(),
+            editor.stats()
+        );
+    }
+}
+
 pub async fn shutdown_all(editors: &[ScriptedEditor]) {
     for editor in editors {
         editor.shutdown().await;
