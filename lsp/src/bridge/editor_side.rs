@@ -19,6 +19,10 @@ use crate::edit_convert::Splice;
 /// stop waiting for the answer and judge by text alone.
 const MAX_QUEUED_CHANGES: usize = 4_096;
 
+/// `didChange`s a truthful client may report after answering `applied: true` and before
+/// the echo of that edit, before we stop waiting for the echo.
+const MAX_LATE_ECHO_CHANGES: usize = 64;
+
 /// What the editor answered to an edit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EditReply {
@@ -45,6 +49,9 @@ struct SentEdit {
     /// `didChange`s the editor reported since, in order, each as its content changes
     /// (each over the text the previous one left); the first is over `base`.
     queued: Vec<Vec<Operation>>,
+    /// `didChange`s taken as typing that came ahead of the echo of an edit the client
+    /// said it applied (see [`EditorSide::resolve`]).
+    late_changes: usize,
 }
 
 /// An edit for the editor: replace `splice` in the text at `version`.
@@ -70,6 +77,10 @@ pub struct EditorSide {
     /// skips its check for 0, the version it opens documents with), so an edit stamped 0
     /// could land on text the user has changed since.
     zero_is_checked: bool,
+    /// Whether `applied: true` means the echo will come. Stock Neovim also answers it
+    /// after skipping a stale edit, so for it a change list without the echo means the
+    /// edit was skipped.
+    applied_means_echo: bool,
     next_id: u64,
 }
 
@@ -83,14 +94,17 @@ impl EditorSide {
             sent: None,
             stale_through: None,
             zero_is_checked: true,
+            applied_means_echo: true,
             next_id: 1,
         }
     }
 
     /// For a client that applies an edit stamped with version 0 unchecked: edits then
     /// wait for its first change.
+    /// The same client (stock Neovim) also answers `applied: true` to an edit it skipped.
     pub fn hold_at_version_zero(&mut self) {
         self.zero_is_checked = false;
+        self.applied_means_echo = false;
     }
 
     /// The editor's text as of its latest change.
@@ -202,40 +216,72 @@ impl EditorSide {
 
     /// Settles the outstanding edit from its answer and the changes queued behind it.
     ///
-    /// A client applies our edit only if nothing changed since the version we stamped,
-    /// so when it did apply it, the echo comes first in the next `didChange`: its first
-    /// few content changes (one, or a few when the client rewrote the edit) produce
+    /// A client applies our edit only if its version still matches the one we stamped,
+    /// so when it did apply it, the echo usually comes first in the next `didChange`: its
+    /// first few content changes (one, or a few when the client rewrote the edit) produce
     /// exactly the text the edit produces, and the rest is the user's typing. Texts are
-    /// compared, not ranges, because clients minimise and split what they echo. A change
-    /// list with no such prefix did not apply the edit (it was refused or skipped).
+    /// compared, not ranges, because clients minimise and split what they echo.
+    ///
+    /// VS Code checks the version in its extension host but applies the edit in the
+    /// window, where the user may have typed in between: its echo can then come after a
+    /// few changes of typing. So for a client whose `applied: true` always means an echo
+    /// (every client but stock Neovim), a change list without the echo behind an
+    /// `applied` answer is typing that came first: it is taken as the user's, the edit is
+    /// moved over it, and the echo is looked for in the next change list. Otherwise a
+    /// change list with no echo prefix did not apply the edit (refused or skipped).
     fn resolve(&mut self) -> Result<Vec<Operation>, OperationError> {
-        let Some(sent) = self.sent.take() else {
+        let Some(mut sent) = self.sent.take() else {
             return Ok(Vec::new());
         };
-        let mut users = Vec::new();
-        let mut queued = sent.queued.into_iter();
-        let Some(first) = queued.next() else {
-            self.pending = sent.edit.compose(&sent.rest)?;
-            return Ok(users);
-        };
-        let echoed = match sent.reply {
-            Some(EditReply::Rejected) => None,
-            _ => echo_prefix(&sent.base, &sent.edit, &first)?,
-        };
-        match echoed {
-            Some(k) => {
+        let mut users: Vec<Operation> = Vec::new();
+        let mut queued = std::mem::take(&mut sent.queued).into_iter();
+        loop {
+            let Some(first) = queued.next() else {
+                if sent.reply == Some(EditReply::Applied) && sent.late_changes > 0 {
+                    // Still waiting for the echo; the edit stays outstanding over the
+                    // editor's current text.
+                    self.sent = Some(sent);
+                } else {
+                    self.pending = sent.edit.compose(&sent.rest)?;
+                }
+                users.retain(|u| !u.is_noop());
+                return Ok(users);
+            };
+            let echoed = match sent.reply {
+                Some(EditReply::Rejected) => None,
+                _ => echo_prefix(&sent.base, &sent.edit, &first)?,
+            };
+            if let Some(k) = echoed {
                 let user = compose_all(&first[k..], sent.rest.base_len())?;
                 let (user, pending) = Operation::transform(&user, &sent.rest)?;
                 users.push(user);
                 self.pending = pending;
+                break;
             }
-            None => {
-                let missing = sent.edit.compose(&sent.rest)?;
-                let change = compose_all(&first, missing.base_len())?;
-                let (user, pending) = Operation::transform(&change, &missing)?;
+            if sent.reply == Some(EditReply::Applied)
+                && self.applied_means_echo
+                && sent.late_changes < MAX_LATE_ECHO_CHANGES
+            {
+                sent.late_changes += 1;
+                let typing = compose_all(&first, sent.base.len_chars())?;
+                let mut base = sent.base.clone();
+                typing.apply(&mut base)?;
+                // The edit goes first where both insert at one place: the editor applies
+                // it at the position it was given, in front of what was typed there.
+                let (edit, typing_after_edit) = Operation::transform(&sent.edit, &typing)?;
+                let (user, rest) = Operation::transform(&typing_after_edit, &sent.rest)?;
                 users.push(user);
-                self.pending = pending;
+                sent.base = base;
+                sent.edit = edit;
+                sent.rest = rest;
+                continue;
             }
+            let missing = sent.edit.compose(&sent.rest)?;
+            let change = compose_all(&first, missing.base_len())?;
+            let (user, pending) = Operation::transform(&change, &missing)?;
+            users.push(user);
+            self.pending = pending;
+            break;
         }
         for changes in queued {
             let change = compose_all(&changes, self.pending.base_len())?;
@@ -278,6 +324,7 @@ impl EditorSide {
             rest,
             reply: None,
             queued: Vec::new(),
+            late_changes: 0,
         });
         self.pending = Operation::identity(self.text.len_chars());
         Ok(Some(EditorEdit {

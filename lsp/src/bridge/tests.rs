@@ -142,6 +142,8 @@ fn eglot_error_waits_for_the_newer_version_before_resending() {
 #[test]
 fn stock_neovim_skips_a_stale_edit_but_answers_applied() {
     let mut p = Pair::new("abcdef", 10);
+    // Stock Neovim: version-0 edits held, and `applied: true` may mean skipped.
+    p.side.hold_at_version_zero();
     p.remote(insert(6, 0, "REMOTE"));
     let (id, _, _) = p.next().unwrap();
     p.reply(id, EditReply::Applied);
@@ -160,6 +162,8 @@ fn stock_neovim_skips_a_stale_edit_but_answers_applied() {
 #[test]
 fn stock_neovim_merges_the_echo_and_typing_in_one_change() {
     let mut p = Pair::new("abc", 4);
+    // Stock Neovim: version-0 edits held, and `applied: true` may mean skipped.
+    p.side.hold_at_version_zero();
     p.remote(insert(3, 3, "<r>"));
     let (id, _, _) = p.next().unwrap();
     p.reply(id, EditReply::Applied);
@@ -241,4 +245,72 @@ fn typing_queued_behind_an_echo_keeps_its_order() {
     assert_eq!(p.users.len(), 2);
     assert_eq!(p.proxy, "aRb12");
     p.assert_converged();
+}
+
+/// Real VS Code (seen in the code-server end-to-end test): the version check passes in
+/// the extension host, the user types in the window, then the window applies the edit.
+/// The answer `applied: true` comes first, then the typing, then the echo.
+#[test]
+fn regression_vscode_echo_after_typing_was_taken_for_typing() {
+    let mut p = Pair::new("abc\nxyz", 1);
+    p.remote(insert(7, 1, "RR"));
+    let (id, _, edit) = p.next().unwrap();
+    p.reply(id, EditReply::Applied);
+    // Typing at the end of the document, after the edit's place.
+    p.change(2, insert(7, 7, "u"));
+    // The echo, at the position the edit was given.
+    assert_eq!(edit.apply_str("abc\nxyz").unwrap(), "aRRbc\nxyz");
+    p.change(3, insert(8, 1, "RR"));
+    assert_eq!(p.editor(), "aRRbc\nxyzu");
+    assert_eq!(
+        p.users.len(),
+        1,
+        "only the typing is the user's: {:?}",
+        p.users
+    );
+    p.assert_converged();
+}
+
+#[test]
+fn a_late_echo_behind_typing_before_the_edit_is_still_recognised() {
+    let mut p = Pair::new("abc", 1);
+    p.remote(insert(3, 2, "R"));
+    let (id, _, _) = p.next().unwrap();
+    p.reply(id, EditReply::Applied);
+    // The user types in front of the edit's place; the editor moved the edit with it.
+    p.change(2, insert(3, 0, "u"));
+    p.change(3, insert(4, 3, "R"));
+    assert_eq!(p.editor(), "uabRc");
+    assert_eq!(p.users.len(), 1);
+    p.assert_converged();
+}
+
+#[test]
+fn stock_neovim_applied_without_echo_still_means_skipped() {
+    let mut p = Pair::new("abc", 1);
+    p.side.hold_at_version_zero();
+    p.remote(insert(3, 0, "R"));
+    let (id, _, _) = p.next().unwrap();
+    p.reply(id, EditReply::Applied);
+    p.change(2, insert(3, 3, "u"));
+    assert_eq!(p.users.len(), 1);
+    // Skipped: the edit goes out again, over the new text.
+    let (_, version, edit) = p.next().unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(edit.apply_str("abcu").unwrap(), "Rabcu");
+}
+
+#[test]
+fn a_late_echo_that_never_comes_gives_up_after_a_bound() {
+    let mut p = Pair::new("", 1);
+    p.remote(insert(0, 0, "R"));
+    let (id, _, _) = p.next().unwrap();
+    p.reply(id, EditReply::Applied);
+    for v in 0..80 {
+        let len = p.side.text().len_chars();
+        p.change(2 + v, insert(len, len, "u"));
+    }
+    // The edit was given up on and goes out again.
+    let (_, _, edit) = p.next().unwrap();
+    assert_eq!(edit.apply_str(&p.editor()).unwrap(), p.proxy);
 }
