@@ -46,3 +46,10 @@ step "Neovim plugin: editors/neovim/tests/run.sh"
 bin_dir="${CARGO_TARGET_DIR:-$root/target}/debug"
 PAIRPROG_LSP_BIN="$bin_dir/pairprog-lsp" PAIRPROG_RELAY_BIN="$bin_dir/pairprog-relay" \
   PAIRPROG_INSTALL_LINTERS=1 "$root/editors/neovim/tests/run.sh"
+
+# The VS Code extension: tsc, eslint, unit tests, the .vsix, then the end-to-end test
+# in two real VS Codes (code-server 4.100.3, installed on first use) with Debian's
+# Chromium, against the same binaries.
+step "VS Code extension: editors/vscode/tests/run.sh"
+PAIRPROG_LSP_BIN="$bin_dir/pairprog-lsp" PAIRPROG_RELAY_BIN="$bin_dir/pairprog-relay" \
+  PAIRPROG_INSTALL_DEPS=1 "$root/editors/vscode/tests/run.sh"
