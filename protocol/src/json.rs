@@ -77,6 +77,9 @@ impl Visitor<'_> for ComponentVisitor {
     }
 }
 
+/// The longest base or target length an operation read from JSON may have.
+const MAX_LEN: usize = i64::MAX as usize;
+
 impl<'de> Deserialize<'de> for Operation {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct OperationVisitor;
@@ -93,6 +96,24 @@ impl<'de> Deserialize<'de> for Operation {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Operation, A::Error> {
                 let mut op = Operation::new();
                 while let Some(WireComponent(c)) = seq.next_element()? {
+                    // Counts come from the peer: ones whose sum overflows would wrap the
+                    // base length to a small number that can match a document, and
+                    // applying such an operation indexes far past the document's end.
+                    // Capping lengths at `i64::MAX` (no document is longer) also keeps
+                    // every merged delete writable as one negative JSON integer.
+                    let (base, target) = match &c {
+                        Component::Retain(n) => (*n, *n),
+                        Component::Insert(s) => (0, s.chars().count()),
+                        Component::Delete(n) => (*n, 0),
+                    };
+                    let fits = |len: usize, more: usize| {
+                        len.checked_add(more).is_some_and(|sum| sum <= MAX_LEN)
+                    };
+                    if !fits(op.base_len(), base) || !fits(op.target_len(), target) {
+                        return Err(de::Error::custom(
+                            "operation too long: its counts add up to more than 2^63 - 1",
+                        ));
+                    }
                     op.push(c);
                 }
                 Ok(op)
