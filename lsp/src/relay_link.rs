@@ -6,12 +6,18 @@
 //! generation it was written for; a message for an older connection is dropped rather
 //! than sent on a new one before the session has reopened its documents there.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use pairprog_protocol::messages::{ClientMessage, ErrorCode, ServerMessage, PROTOCOL_VERSION};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::http::header::AUTHORIZATION;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::Connector;
 
 use crate::session::Event;
 
@@ -41,7 +47,8 @@ pub enum LinkEvent {
         generation: u64,
         reason: String,
     },
-    /// The relay refused us for good (no such room, another protocol version).
+    /// The relay refused us for good (no such room, another protocol version), or
+    /// cannot be trusted (its TLS certificate, an unusable caFile).
     Failed {
         reason: String,
     },
@@ -52,15 +59,23 @@ pub struct LinkHandle {
 }
 
 impl LinkHandle {
-    /// Starts the link task. Dropping the handle closes the connection.
+    /// Starts the link task. Dropping the handle closes the connection. `ca_file` adds
+    /// certificate authorities to trust for a `wss://` relay.
     pub fn spawn(
         url: String,
         name: String,
         client_id: String,
+        ca_file: Option<PathBuf>,
+        secret: Option<String>,
         events: mpsc::Sender<Event>,
     ) -> LinkHandle {
         let (outgoing, rx) = mpsc::channel(OUTGOING_CAPACITY);
-        tokio::spawn(run(url, name, client_id, events, rx));
+        let target = Target {
+            url,
+            secret,
+            ca_file,
+        };
+        tokio::spawn(run(target, name, client_id, events, rx));
         LinkHandle { outgoing }
     }
 
@@ -93,13 +108,53 @@ fn backoff(attempt: u32) -> Duration {
     base + jitter
 }
 
-async fn run(
+/// Where the link connects: the room's WebSocket URL, the room secret (sent as
+/// `Authorization: Bearer`, never in the URL, so it stays out of logs), and the CAs.
+struct Target {
     url: String,
+    secret: Option<String>,
+    ca_file: Option<PathBuf>,
+}
+
+impl Target {
+    /// The upgrade request, built afresh for every attempt.
+    fn request(&self) -> Result<Request, String> {
+        let mut request = self
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| format!("bad relay URL {}: {e}", self.url))?;
+        if let Some(secret) = &self.secret {
+            let value = HeaderValue::from_str(&format!("Bearer {secret}"))
+                .map_err(|_| "the room secret has characters a header cannot carry".to_owned())?;
+            request.headers_mut().insert(AUTHORIZATION, value);
+        }
+        Ok(request)
+    }
+}
+
+async fn run(
+    target: Target,
     name: String,
     client_id: String,
     events: mpsc::Sender<Event>,
     mut outgoing: mpsc::Receiver<(u64, ClientMessage)>,
 ) {
+    let Target { url, ca_file, .. } = &target;
+    // Built once: every reconnection trusts the same authorities. A plain ws:// relay
+    // needs none (and must not fail over an unreadable caFile it never uses).
+    let connector = if url.starts_with("wss://") {
+        match crate::tls::client_config(ca_file.as_deref()) {
+            Ok(config) => Some(Connector::Rustls(config)),
+            Err(e) => {
+                let reason = e.to_string();
+                let _ = events.send(Event::Link(LinkEvent::Failed { reason })).await;
+                return;
+            }
+        }
+    } else {
+        None
+    };
     let mut attempt: u32 = 0;
     let mut generation: u64 = 0;
     loop {
@@ -126,7 +181,18 @@ async fn run(
         attempt = attempt.saturating_add(1);
         let connected = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
+            tokio_tungstenite::connect_async_tls_with_config(
+                match target.request() {
+                    Ok(request) => request,
+                    Err(reason) => {
+                        let _ = events.send(Event::Link(LinkEvent::Failed { reason })).await;
+                        return;
+                    }
+                },
+                None,
+                true,
+                connector.clone(),
+            ),
         )
         .await;
         let mut ws = match connected {
@@ -138,7 +204,20 @@ async fn run(
                 let _ = events.send(Event::Link(LinkEvent::Failed { reason })).await;
                 return;
             }
+            // Retrying with the same secret cannot succeed.
+            Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response)))
+                if response.status().as_u16() == 403 =>
+            {
+                let reason = "wrong or missing room secret".to_owned();
+                let _ = events.send(Event::Link(LinkEvent::Failed { reason })).await;
+                return;
+            }
             Ok(Err(e)) => {
+                // Retrying cannot make an untrusted certificate trusted: say so and stop.
+                if let Some(reason) = crate::tls::certificate_failure(&e) {
+                    let _ = events.send(Event::Link(LinkEvent::Failed { reason })).await;
+                    return;
+                }
                 tracing::info!(%url, error = %e, "relay connection failed");
                 continue;
             }

@@ -1,5 +1,8 @@
-//! Settings from `initializationOptions` `{relay, name, room}`, with the environment
-//! (`PAIRPROG_RELAY`, `PAIRPROG_NAME`, `PAIRPROG_ROOM`) as fallback.
+//! Settings from `initializationOptions` `{relay, name, room, caFile}`, with the
+//! environment (`PAIRPROG_RELAY`, `PAIRPROG_NAME`, `PAIRPROG_ROOM`, `PAIRPROG_CA_FILE`) as
+//! fallback.
+
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -13,13 +16,23 @@ pub struct Settings {
     pub relay: String,
     pub name: String,
     pub room: Option<String>,
+    /// A PEM file of certificate authorities to trust for a `wss://`/`https://` relay, on
+    /// top of the system's and the built-in ones (for a private CA or a self-signed relay).
+    pub ca_file: Option<PathBuf>,
+    /// `pairprog.createRoom` asks the relay for a room with secrets (`roomSecrets`,
+    /// `PAIRPROG_ROOM_SECRETS=1`). A relay run with `--require-room-secret` gives every
+    /// room secrets anyway.
+    pub room_secrets: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Options {
     relay: Option<String>,
     name: Option<String>,
     room: Option<String>,
+    ca_file: Option<String>,
+    room_secrets: Option<bool>,
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -58,7 +71,19 @@ impl Settings {
             .or_else(|| non_empty(env("USER")))
             .unwrap_or_else(|| "anonymous".to_owned());
         let room = non_empty(options.room).or_else(|| non_empty(env("PAIRPROG_ROOM")));
-        Ok(Settings { relay, name, room })
+        let ca_file = non_empty(options.ca_file)
+            .or_else(|| non_empty(env("PAIRPROG_CA_FILE")))
+            .map(PathBuf::from);
+        let room_secrets = options.room_secrets.unwrap_or_else(|| {
+            env("PAIRPROG_ROOM_SECRETS").is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+        });
+        Ok(Settings {
+            relay,
+            name,
+            room,
+            ca_file,
+            room_secrets,
+        })
     }
 
     /// The WebSocket URL of a room.
@@ -128,6 +153,37 @@ mod tests {
         assert_eq!(s.relay, DEFAULT_RELAY);
         assert_eq!(s.name, "anonymous");
         assert_eq!(s.http_base(), "http://127.0.0.1:8787");
+    }
+
+    #[test]
+    fn ca_file_comes_from_options_then_the_environment() {
+        let env = |k: &str| (k == "PAIRPROG_CA_FILE").then(|| "/env/ca.pem".to_owned());
+        let s = Settings::from_options(Some(&json!({"caFile": "/opts/ca.pem"})), env).unwrap();
+        assert_eq!(s.ca_file, Some(PathBuf::from("/opts/ca.pem")));
+        let s = Settings::from_options(Some(&json!({"caFile": " "})), env).unwrap();
+        assert_eq!(s.ca_file, Some(PathBuf::from("/env/ca.pem")));
+        let s = Settings::from_options(None, env).unwrap();
+        assert_eq!(s.ca_file, Some(PathBuf::from("/env/ca.pem")));
+        let s = Settings::from_options(Some(&json!({"relay": "wss://r"})), no_env).unwrap();
+        assert_eq!(s.ca_file, None);
+    }
+
+    #[test]
+    fn a_ca_file_that_is_not_a_string_is_reported() {
+        assert!(matches!(
+            Settings::from_options(Some(&json!({"caFile": ["/a.pem"]})), no_env),
+            Err(SettingsError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn room_secrets_are_asked_for_only_when_set() {
+        let s = Settings::from_options(None, no_env).unwrap();
+        assert!(!s.room_secrets);
+        let env = |k: &str| (k == "PAIRPROG_ROOM_SECRETS").then(|| "1".to_owned());
+        assert!(Settings::from_options(None, env).unwrap().room_secrets);
+        let s = Settings::from_options(Some(&json!({"roomSecrets": false})), env).unwrap();
+        assert!(!s.room_secrets, "the option wins over the environment");
     }
 
     #[test]

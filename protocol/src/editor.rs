@@ -101,4 +101,16 @@ pub struct StatusResult {
 #[serde(rename_all = "camelCase")]
 pub struct RoomResult {
     pub room_id: String,
+    /// The secret this session presents to the relay: for `pairprog.createRoom`, the new
+    /// room's join secret. Absent for a room without secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// `pairprog.createRoom` only: the new room's read-only secret, for people who
+    /// should watch without editing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_secret: Option<String>,
+    /// What to send to others so they can join: `roomId#secret`, or the bare room id
+    /// for a room without secrets. `pairprog.joinRoom` accepts it as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }

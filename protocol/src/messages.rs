@@ -139,6 +139,14 @@ pub struct Participant {
     pub name: String,
     /// `#rrggbb`, distinct among the room's participants while the palette lasts.
     pub color: String,
+    /// True for a participant who joined with the room's read-only secret: they watch
+    /// and show a cursor but cannot edit. Absent (false) for everyone else.
+    #[serde(
+        default,
+        rename = "readOnly",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub read_only: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,4 +204,7 @@ pub enum ErrorCode {
     Unavailable,
     /// The connection is closing because its outgoing queue overflowed or the relay shuts down.
     GoingAway,
+    /// The participant joined with the room's read-only secret: its operations and
+    /// document creations are refused and change nothing.
+    ReadOnly,
 }

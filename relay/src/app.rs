@@ -2,9 +2,11 @@
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
+use crate::limits::{self, Limits};
 use crate::rest;
 use crate::state::SharedState;
 use crate::ws;
@@ -25,12 +27,36 @@ use crate::ws;
         rest::liveness,
         rest::metrics,
         crate::autocomplete::autocomplete,
-    )
+    ),
+    modifiers(&RoomSecretScheme)
 )]
 pub struct ApiDoc;
 
+/// Declares the `room_secret` scheme the room routes name: a room's join or read-only
+/// secret as a bearer token (or, for browsers, the `secret` query parameter).
+struct RoomSecretScheme;
+
+impl utoipa::Modify for RoomSecretScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "room_secret",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The room's join secret (full access) or read-only secret, from POST /api/rooms. Needed for rooms created with secrets, and for every room when the relay runs with --require-room-secret.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
 pub fn router(state: SharedState) -> Router {
     let body_limit = state.config.max_message_bytes;
+    let limits = Limits::new(&state.config);
     Router::new()
         .route("/api/rooms", post(rest::create_room))
         .route(
@@ -52,5 +78,10 @@ pub fn router(state: SharedState) -> Router {
         .route("/metrics", get(rest::metrics))
         .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::guard,
+        ))
+        .layer(Extension(limits))
         .with_state(state)
 }

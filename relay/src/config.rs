@@ -18,6 +18,15 @@ pub struct Config {
     #[arg(long, env = "PAIRPROG_LISTEN", default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
 
+    /// PEM certificate chain to serve HTTPS and WSS with (give --tls-key too). Without
+    /// it the relay speaks plain HTTP, for loopback or behind a TLS-terminating proxy.
+    #[arg(long, env = "PAIRPROG_TLS_CERT", value_name = "PATH")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert's certificate.
+    #[arg(long, env = "PAIRPROG_TLS_KEY", value_name = "PATH")]
+    pub tls_key: Option<PathBuf>,
+
     /// Database: postgres://user@host/db for deployment, or sqlite:PATH. Default: an SQLite
     /// file pairprog.db in --data-dir.
     #[arg(long, env = "DATABASE_URL")]
@@ -59,6 +68,61 @@ pub struct Config {
     /// Messages queued toward one connection before it is dropped as too slow.
     #[arg(long, env = "PAIRPROG_OUTBOX_CAPACITY", default_value_t = 1024)]
     pub outbox_capacity: usize,
+
+    /// Every room must have secrets: rooms are always created with them, and joining
+    /// over WebSocket or reading over REST needs one. Without this flag, rooms created
+    /// with secrets still require them and rooms created without stay open.
+    #[arg(long, env = "PAIRPROG_REQUIRE_ROOM_SECRET", default_value_t = false)]
+    pub require_room_secret: bool,
+
+    /// Rooms one client IP may create per minute (a burst of this size, then refilled
+    /// evenly). 0 turns the limit off.
+    #[arg(long, env = "PAIRPROG_ROOM_CREATES_PER_MINUTE", default_value_t = 30)]
+    pub room_creates_per_minute: u32,
+
+    /// WebSocket connections one client IP may open per minute (a burst of this size,
+    /// then refilled evenly). 0 turns the limit off.
+    #[arg(long, env = "PAIRPROG_CONNECTS_PER_MINUTE", default_value_t = 120)]
+    pub connects_per_minute: u32,
+
+    /// Most WebSocket connections in one room.
+    #[arg(long, env = "PAIRPROG_MAX_CONNECTIONS_PER_ROOM", default_value_t = 50)]
+    pub max_connections_per_room: usize,
+
+    /// Most WebSocket connections to this relay in total.
+    #[arg(long, env = "PAIRPROG_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// A browser Origin allowed to call the relay (repeat the flag, or separate with
+    /// commas in the variable). When any is given, a request whose Origin header is not
+    /// listed is refused with 403; requests without an Origin (editors, curl) pass.
+    #[arg(
+        long = "allowed-origin",
+        env = "PAIRPROG_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Take the client IP for rate limits from the last X-Forwarded-For entry. Only
+    /// behind a proxy that sets it: otherwise clients choose their own IP.
+    #[arg(long, env = "PAIRPROG_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+
+    /// Rooms with no connection and no operation for this long are deleted with their
+    /// documents: a number with a unit s, m, h or d (such as 30d). 0 keeps rooms forever.
+    #[arg(long, env = "PAIRPROG_ROOM_TTL", default_value = "30d", value_parser = parse_duration)]
+    pub room_ttl: Duration,
+
+    /// Logged operations older than this are folded into their document's snapshot and
+    /// deleted, so the history endpoint starts later (such as 90d). 0, the default,
+    /// keeps the whole history.
+    #[arg(long, env = "PAIRPROG_HISTORY_TTL", default_value = "0", value_parser = parse_duration)]
+    pub history_ttl: Duration,
+
+    /// Time between two runs of the retention job that applies --room-ttl and
+    /// --history-ttl.
+    #[arg(long, env = "PAIRPROG_RETENTION_INTERVAL", default_value = "1h", value_parser = parse_duration)]
+    pub retention_interval: Duration,
 }
 
 impl Config {
@@ -76,5 +140,42 @@ impl Config {
 
     pub fn idle_unload(&self) -> Duration {
         Duration::from_secs(self.idle_unload_secs)
+    }
+}
+
+/// Reads a duration such as `30d`, `12h`, `15m`, `90s` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 30d, 12h, 15m or 90s"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: the unit must be s, m, h or d")),
+    };
+    value
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_with_units() {
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert!(parse_duration("3w").is_err());
+        assert!(parse_duration("d").is_err());
     }
 }

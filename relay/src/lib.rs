@@ -5,6 +5,7 @@
 //! process), `app::router` (every HTTP and WebSocket route), `document` (the per-document
 //! owner task, where the consistency rules live) and `store` (Postgres and SQLite).
 
+pub mod access;
 pub mod api_error;
 pub mod app;
 pub mod autocomplete;
@@ -12,12 +13,15 @@ pub mod committer;
 pub mod config;
 pub mod document;
 pub mod ids;
+pub mod limits;
 pub mod metrics;
 pub mod rest;
+pub mod retention;
 pub mod room;
 pub mod state;
 pub mod store;
 pub mod timefmt;
+pub mod tls;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -39,11 +43,15 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Relay {
     pub addr: SocketAddr,
     pub state: SharedState,
+    /// Whether it serves HTTPS and WSS (`--tls-cert`) rather than HTTP and WS.
+    pub tls: bool,
     server: JoinHandle<std::io::Result<()>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("cannot open the database: {0}")]
     Store(#[from] store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
@@ -56,6 +64,8 @@ pub enum StartError {
 impl Relay {
     /// Opens the database (running migrations), binds the listener and starts serving.
     pub async fn start(config: Config) -> Result<Relay, StartError> {
+        // A bad certificate or key is found before anything else is opened or bound.
+        let tls_config = tls::server_config(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
         let store = Store::connect(&config.database_url()).await?;
         let listener =
             TcpListener::bind(config.listen)
@@ -68,6 +78,7 @@ impl Relay {
             addr: config.listen,
             source,
         })?;
+        let config_listen = config.listen;
         let committer = committer::Committer::start(store.clone());
         let state = Arc::new(AppState {
             config,
@@ -78,26 +89,56 @@ impl Relay {
             shutdown: CancellationToken::new(),
             owners: TaskTracker::new(),
         });
-        let app = app::router(state.clone());
+        // Peer addresses reach handlers (per-IP rate limits) as `ConnectInfo`.
+        let app = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        // Ends by itself when the relay shuts down.
+        retention::spawn(state.clone());
         let token = state.shutdown.clone();
         // Keystroke messages are tiny: without TCP_NODELAY, Nagle's algorithm holds each
         // one back until the previous is acknowledged, adding up to 40 ms per edit.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        // Both kinds of listener go through tap_io, so they look alike to axum (which
+        // gives connection info to `TapIo` listeners whatever they wrap).
+        let tls = tls_config.is_some();
+        let server = match tls_config {
+            None => {
+                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    set_nodelay(tcp);
+                });
+                tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move { token.cancelled().await })
+                        .await
+                })
             }
-        });
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { token.cancelled().await })
-                .await
-        });
-        tracing::info!(%addr, database = state.store.backend(), "pairprog-relay listening");
+            Some(tls_config) => {
+                let listener = tls::TlsListener::spawn(listener, tls_config, token.clone())
+                    .map_err(|source| StartError::Listen {
+                        addr: config_listen,
+                        source,
+                    })?;
+                let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+                    set_nodelay(stream.get_ref().0);
+                });
+                tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move { token.cancelled().await })
+                        .await
+                })
+            }
+        };
+        tracing::info!(%addr, tls, database = state.store.backend(), "pairprog-relay listening");
         Ok(Relay {
             addr,
             state,
+            tls,
             server,
         })
+    }
+
+    /// The base URL clients use: `https://ADDR` with TLS, `http://ADDR` without.
+    pub fn base_url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting, closes every connection with "going away", lets each document
@@ -117,5 +158,11 @@ impl Relay {
             Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
             Err(_) => tracing::warn!("connections did not close within {DRAIN_TIMEOUT:?}"),
         }
+    }
+}
+
+fn set_nodelay(tcp: &tokio::net::TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::warn!(error = %e, "cannot set TCP_NODELAY");
     }
 }

@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
         .context("pairprog-relay could not start")?;
     // One line on stdout with the bound address, for scripts and tests that ask for
     // port 0 and need to learn which port they got.
-    println!("pairprog-relay listening on http://{}", relay.addr);
+    println!("pairprog-relay listening on {}", relay.base_url());
     wait_for_signal().await?;
     tracing::info!("shutting down: finishing commits and closing connections");
     relay.shutdown().await;

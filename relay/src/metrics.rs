@@ -18,6 +18,28 @@ pub struct Metrics {
     pub operations_committed: AtomicU64,
     pub commits: AtomicU64,
     pub slow_peers_dropped: AtomicU64,
+    /// Requests and connections refused for a wrong or missing room secret.
+    pub forbidden: AtomicU64,
+    /// Operations and document creations refused because the sender is read-only.
+    pub read_only_refused: AtomicU64,
+    /// Room creations refused by the per-IP rate limit.
+    pub rate_limited_room_creates: AtomicU64,
+    /// WebSocket connects refused by the per-IP rate limit.
+    pub rate_limited_connects: AtomicU64,
+    /// WebSocket connects refused because the room was full.
+    pub room_full_refused: AtomicU64,
+    /// WebSocket connects refused because the relay was full.
+    pub relay_full_refused: AtomicU64,
+    /// Requests refused because their Origin is not allowed.
+    pub origin_refused: AtomicU64,
+    /// Rooms deleted by the retention job for being idle longer than --room-ttl.
+    pub rooms_expired: AtomicU64,
+    /// Log rows deleted by the retention job after folding them into snapshots.
+    pub operations_compacted: AtomicU64,
+    /// Snapshots the retention job moved forward.
+    pub snapshots_compacted: AtomicU64,
+    /// Completed runs of the retention job.
+    pub retention_runs: AtomicU64,
     commit_buckets: [AtomicU64; COMMIT_BUCKETS.len()],
     commit_seconds_sum_micros: AtomicU64,
 }
@@ -36,6 +58,10 @@ impl Metrics {
         }
         self.commit_seconds_sum_micros
             .fetch_add(took.as_micros() as u64, Relaxed);
+    }
+
+    pub fn count_forbidden(&self) {
+        self.forbidden.fetch_add(1, Relaxed);
     }
 
     pub fn render(&self) -> String {
@@ -79,6 +105,66 @@ impl Metrics {
             "Connections dropped because their outgoing queue was full.",
             self.slow_peers_dropped.load(Relaxed),
         );
+        let counters: [(&str, &str, &AtomicU64); 11] = [
+            (
+                "pairprog_forbidden_total",
+                "Requests and connections refused for a wrong or missing room secret.",
+                &self.forbidden,
+            ),
+            (
+                "pairprog_read_only_refused_total",
+                "Operations and document creations refused from read-only participants.",
+                &self.read_only_refused,
+            ),
+            (
+                "pairprog_rate_limited_room_creates_total",
+                "Room creations refused (429) by the per-IP rate limit.",
+                &self.rate_limited_room_creates,
+            ),
+            (
+                "pairprog_rate_limited_connects_total",
+                "WebSocket connects refused (429) by the per-IP rate limit.",
+                &self.rate_limited_connects,
+            ),
+            (
+                "pairprog_room_full_refused_total",
+                "WebSocket connects refused (503) because the room had --max-connections-per-room.",
+                &self.room_full_refused,
+            ),
+            (
+                "pairprog_relay_full_refused_total",
+                "WebSocket connects refused (503) because the relay had --max-connections.",
+                &self.relay_full_refused,
+            ),
+            (
+                "pairprog_origin_refused_total",
+                "Requests refused (403) because their Origin is not in --allowed-origin.",
+                &self.origin_refused,
+            ),
+            (
+                "pairprog_rooms_expired_total",
+                "Rooms deleted for being idle longer than --room-ttl.",
+                &self.rooms_expired,
+            ),
+            (
+                "pairprog_operations_compacted_total",
+                "Logged operations older than --history-ttl folded into snapshots and deleted.",
+                &self.operations_compacted,
+            ),
+            (
+                "pairprog_snapshots_compacted_total",
+                "Snapshots moved forward by the retention job.",
+                &self.snapshots_compacted,
+            ),
+            (
+                "pairprog_retention_runs_total",
+                "Completed runs of the retention job.",
+                &self.retention_runs,
+            ),
+        ];
+        for (name, help, value) in counters {
+            counter(&mut out, name, help, value.load(Relaxed));
+        }
         let name = "pairprog_commit_duration_seconds";
         let _ = writeln!(out, "# HELP {name} Time to commit one batch of operations to the database.\n# TYPE {name} histogram");
         for (bound, count) in COMMIT_BUCKETS.iter().zip(&self.commit_buckets) {

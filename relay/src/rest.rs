@@ -1,23 +1,26 @@
 //! The REST API. Room shapes follow the original web product (`roomId`, `createdAt`,
 //! `code`, `language`) so its clients keep working; documents and history are new.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use pairprog_protocol::messages::Participant;
 use pairprog_protocol::Operation;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use utoipa::ToSchema;
 
+use crate::access::{self, NewSecrets, Role};
 use crate::api_error::{ApiError, ErrorBody};
 use crate::document::{now_ms, DocCommand, DocView, ReadError};
 use crate::ids;
+use crate::limits::{self, Limits, PeerAddr};
 use crate::room::{DispatchError, Room};
 use crate::state::SharedState;
 use crate::timefmt::rfc3339_ms;
@@ -33,6 +36,9 @@ pub struct CreateRoomRequest {
     pub language: Option<String>,
     /// Its workspace-relative path (default `main` plus the language's extension).
     pub path: Option<String>,
+    /// `true` creates the room with a join secret and a read-only secret, returned once
+    /// in the answer. Rooms always get them when the relay requires room secrets.
+    pub secrets: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,6 +46,13 @@ pub struct CreateRoomRequest {
 pub struct CreateRoomResponse {
     pub room_id: String,
     pub created_at: String,
+    /// Full access: present it to join, edit and read. Returned only here, only once;
+    /// absent for a room without secrets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_secret: Option<String>,
+    /// Watch only: join, read and show a cursor, but no edits and no new documents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_only_secret: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,10 +64,14 @@ pub struct DocumentSummaryBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ParticipantBody {
     pub id: String,
     pub name: String,
     pub color: String,
+    /// Present (true) for a participant who joined with the read-only secret.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
 }
 
 impl From<Participant> for ParticipantBody {
@@ -63,6 +80,7 @@ impl From<Participant> for ParticipantBody {
             id: p.id,
             name: p.name,
             color: p.color,
+            read_only: p.read_only,
         }
     }
 }
@@ -142,16 +160,36 @@ fn default_path(language: &str) -> String {
     format!("main.{ext}")
 }
 
-#[utoipa::path(post, path = "/api/rooms", request_body(content = Option<CreateRoomRequest>, description = "optional first document"),
-    responses((status = 201, body = CreateRoomResponse), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/rooms", request_body(content = Option<CreateRoomRequest>, description = "optional first document, and whether the room gets secrets"),
+    responses((status = 201, body = CreateRoomResponse), (status = 403, body = ErrorBody, description = "Origin not allowed"), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many rooms created from this address"), (status = 503, body = ErrorBody)))]
 pub async fn create_room(
     State(state): State<SharedState>,
+    Extension(limits): Extension<Arc<Limits>>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
     body: Bytes,
+) -> Result<(StatusCode, Json<CreateRoomResponse>), Response> {
+    let ip = limits.client_ip(&headers, peer);
+    if let Err(retry_after) = limits.room_creates.check(ip, Instant::now()) {
+        state
+            .metrics
+            .rate_limited_room_creates
+            .fetch_add(1, Ordering::Relaxed);
+        return Err(limits::too_many_requests("rooms created", retry_after));
+    }
+    create_room_checked(&state, &body)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+async fn create_room_checked(
+    state: &SharedState,
+    body: &Bytes,
 ) -> Result<(StatusCode, Json<CreateRoomResponse>), ApiError> {
     let request: CreateRoomRequest = if body.iter().all(u8::is_ascii_whitespace) {
         CreateRoomRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
+        serde_json::from_slice(body).map_err(|e| {
             if e.is_data() {
                 ApiError::invalid("invalid_request", e.to_string())
             } else {
@@ -179,11 +217,18 @@ pub async fn create_room(
     }
     let id = ids::room_id();
     let created = now_ms();
-    state
-        .store
-        .create_room(&id, created)
-        .await
-        .map_err(ApiError::unavailable)?;
+    let secrets = (request.secrets == Some(true) || state.config.require_room_secret)
+        .then(NewSecrets::generate);
+    match &secrets {
+        Some(secrets) => {
+            state
+                .store
+                .create_room_with_secrets(&id, created, &secrets.hashes)
+                .await
+        }
+        None => state.store.create_room(&id, created).await,
+    }
+    .map_err(ApiError::unavailable)?;
     if let Some(code) = &request.code {
         state
             .store
@@ -196,19 +241,52 @@ pub async fn create_room(
         Json(CreateRoomResponse {
             room_id: id,
             created_at: rfc3339_ms(created),
+            join_secret: secrets.as_ref().map(|s| s.join.clone()),
+            read_only_secret: secrets.map(|s| s.read_only),
         }),
     ))
 }
 
-async fn existing_room(state: &SharedState, room_id: &str) -> Result<i64, ApiError> {
-    if !ids::plausible_room_id(room_id) {
-        return Err(ApiError::room_not_found());
+/// The room, if it exists and the request's secret lets it in with at least `need`.
+/// Returns its creation time. See `access::check` for what each case answers.
+async fn authorized_room(
+    state: &SharedState,
+    room_id: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    need: Role,
+) -> Result<i64, ApiError> {
+    let secret = access::presented_secret(headers, query);
+    let room = if ids::plausible_room_id(room_id) {
+        state
+            .store
+            .room(room_id)
+            .await
+            .map_err(ApiError::unavailable)?
+    } else {
+        None
+    };
+    let role = access::check(
+        room.as_ref(),
+        secret.as_deref(),
+        state.config.require_room_secret,
+        ApiError::room_not_found(),
+    )
+    .inspect_err(|e| {
+        if e.status == StatusCode::FORBIDDEN {
+            state.metrics.count_forbidden();
+        }
+    })?;
+    if need == Role::Write && role == Role::ReadOnly {
+        state.metrics.count_forbidden();
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "read_only",
+            "the read-only secret does not allow this; use the join secret",
+        ));
     }
-    match state.store.room(room_id).await {
-        Ok(Some(room)) => Ok(room.created_at_ms),
-        Ok(None) => Err(ApiError::room_not_found()),
-        Err(e) => Err(ApiError::unavailable(e)),
-    }
+    // check() refuses a missing room, so here it exists.
+    Ok(room.map_or(0, |r| r.created_at_ms))
 }
 
 /// Reads a document through its owner, loading it if needed.
@@ -239,13 +317,17 @@ async fn read_document(
     }
 }
 
-#[utoipa::path(get, path = "/api/rooms/{roomId}", params(("roomId" = String, Path)),
-    responses((status = 200, body = RoomBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/rooms/{roomId}", params(("roomId" = String, Path), ("secret" = Option<String>, Query, description = "the room's join or read-only secret, for clients that cannot send `Authorization: Bearer <secret>` (browsers); the header is preferred because query strings end up in logs")),
+    security((), ("room_secret" = [])),
+    responses((status = 200, body = RoomBody), (status = 403, body = ErrorBody, description = "wrong or missing room secret (also for unknown rooms when secrets are required)"), (status = 404, body = ErrorBody)))]
 pub async fn get_room(
     State(state): State<SharedState>,
     Path(room_id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<RoomBody>, ApiError> {
-    let created = existing_room(&state, &room_id).await?;
+    let created =
+        authorized_room(&state, &room_id, &headers, query.as_deref(), Role::ReadOnly).await?;
     let documents = state
         .store
         .documents(&room_id)
@@ -281,13 +363,23 @@ pub async fn get_room(
 }
 
 #[utoipa::path(get, path = "/api/rooms/{roomId}/documents/{path}",
-    params(("roomId" = String, Path), ("path" = String, Path, description = "workspace-relative path, percent-encoded (src%2Fmain.rs)")),
-    responses((status = 200, body = DocumentBody), (status = 404, body = ErrorBody)))]
+    params(("roomId" = String, Path), ("path" = String, Path, description = "workspace-relative path, percent-encoded (src%2Fmain.rs)"), ("secret" = Option<String>, Query, description = "the room's join or read-only secret, for clients that cannot send `Authorization: Bearer <secret>` (browsers); the header is preferred because query strings end up in logs")),
+    security((), ("room_secret" = [])),
+    responses((status = 200, body = DocumentBody), (status = 403, body = ErrorBody, description = "wrong or missing room secret"), (status = 404, body = ErrorBody)))]
 pub async fn get_document(
     State(state): State<SharedState>,
     Path((room_id, path)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw_query): RawQuery,
 ) -> Result<Json<DocumentBody>, ApiError> {
-    existing_room(&state, &room_id).await?;
+    authorized_room(
+        &state,
+        &room_id,
+        &headers,
+        raw_query.as_deref(),
+        Role::ReadOnly,
+    )
+    .await?;
     ids::validate_path(&path).map_err(|_| ApiError::document_not_found())?;
     let room = state.rooms.get_or_create(&room_id, &state);
     let view = read_document(&state, &room, &path).await?;
@@ -300,14 +392,24 @@ pub async fn get_document(
 }
 
 #[utoipa::path(get, path = "/api/rooms/{roomId}/documents/{path}/history",
-    params(("roomId" = String, Path), ("path" = String, Path), HistoryQuery),
-    responses((status = 200, body = HistoryBody), (status = 404, body = ErrorBody)))]
+    params(("roomId" = String, Path), ("path" = String, Path), HistoryQuery, ("secret" = Option<String>, Query, description = "the room's join or read-only secret, for clients that cannot send `Authorization: Bearer <secret>` (browsers); the header is preferred because query strings end up in logs")),
+    security((), ("room_secret" = [])),
+    responses((status = 200, body = HistoryBody), (status = 403, body = ErrorBody, description = "wrong or missing room secret"), (status = 404, body = ErrorBody)))]
 pub async fn get_history(
     State(state): State<SharedState>,
     Path((room_id, path)): Path<(String, String)>,
     Query(query): Query<HistoryQuery>,
+    headers: HeaderMap,
+    RawQuery(raw_query): RawQuery,
 ) -> Result<Json<HistoryBody>, ApiError> {
-    existing_room(&state, &room_id).await?;
+    authorized_room(
+        &state,
+        &room_id,
+        &headers,
+        raw_query.as_deref(),
+        Role::ReadOnly,
+    )
+    .await?;
     ids::validate_path(&path).map_err(|_| ApiError::document_not_found())?;
     let room = state.rooms.get_or_create(&room_id, &state);
     let view = read_document(&state, &room, &path).await?;
@@ -344,13 +446,16 @@ pub async fn get_history(
     }))
 }
 
-#[utoipa::path(delete, path = "/api/rooms/{roomId}", params(("roomId" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/rooms/{roomId}", params(("roomId" = String, Path), ("secret" = Option<String>, Query, description = "the room's join or read-only secret, for clients that cannot send `Authorization: Bearer <secret>` (browsers); the header is preferred because query strings end up in logs")),
+    security((), ("room_secret" = [])),
+    responses((status = 204), (status = 403, body = ErrorBody, description = "wrong or missing room secret, or the read-only secret (`read_only`)"), (status = 404, body = ErrorBody)))]
 pub async fn delete_room(
     State(state): State<SharedState>,
     Path(room_id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> Result<StatusCode, ApiError> {
-    existing_room(&state, &room_id).await?;
+    authorized_room(&state, &room_id, &headers, query.as_deref(), Role::Write).await?;
     if let Some(room) = state.rooms.remove(&room_id, &state) {
         room.delete();
     }

@@ -111,6 +111,15 @@ pub enum DispatchError {
     Gone,
 }
 
+/// Why a connection could not join a room.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JoinError {
+    /// The room was deleted.
+    Gone,
+    /// The room holds `--max-connections-per-room` connections already.
+    Full,
+}
+
 impl Room {
     fn new(id: String) -> Self {
         Self {
@@ -144,15 +153,19 @@ impl Room {
 
     /// Adds a member. `welcome` builds its first message from the participant list, and
     /// is queued before anything else can reach the member; the others hear `joined`.
+    /// A room already holding `--max-connections-per-room` members refuses.
     pub fn join(
         &self,
         member: Member,
         state: &SharedState,
         welcome: impl FnOnce(Vec<Participant>) -> ServerMessage,
-    ) -> Result<(), DispatchError> {
+    ) -> Result<(), JoinError> {
         let mut room = self.lock();
         if room.deleted {
-            return Err(DispatchError::Gone);
+            return Err(JoinError::Gone);
+        }
+        if room.members.len() >= state.config.max_connections_per_room {
+            return Err(JoinError::Full);
         }
         let id = member.participant.id.clone();
         room.members.insert(id.clone(), member.clone());
@@ -186,6 +199,11 @@ impl Room {
             other.send(left.clone(), state);
         }
         room.members.is_empty() && room.documents.is_empty()
+    }
+
+    /// How many connections are in the room now.
+    pub fn member_count(&self) -> usize {
+        self.lock().members.len()
     }
 
     pub fn participants(&self) -> Vec<Participant> {

@@ -5,21 +5,25 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures_util::{SinkExt, StreamExt};
 use pairprog_protocol::messages::{
     ClientMessage, ErrorCode, Participant, ServerMessage, PROTOCOL_VERSION,
 };
 use tokio::sync::{mpsc, oneshot};
 
+use crate::access::{self, Role};
 use crate::api_error::ApiError;
-use crate::document::{DocCommand, ProtoError, SubmitCommand};
+use crate::document::{now_ms, DocCommand, ProtoError, SubmitCommand};
 use crate::ids;
-use crate::room::{frame, DispatchError, Frame, Kick, Member, Room};
+use crate::limits::{self, ConnectionSlot, Limits, PeerAddr};
+use crate::room::{frame, DispatchError, Frame, JoinError, Kick, Member, Room};
 use crate::state::SharedState;
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,17 +37,72 @@ const TRY_AGAIN_LATER: u16 = 1013;
 
 pub async fn upgrade(
     State(state): State<SharedState>,
+    Extension(limits): Extension<Arc<Limits>>,
+    PeerAddr(peer): PeerAddr,
     Path(room_id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !ids::plausible_room_id(&room_id) {
-        return ApiError::room_not_found().into_response();
+    let ip = limits.client_ip(&headers, peer);
+    if let Err(retry_after) = limits.connects.check(ip, Instant::now()) {
+        state
+            .metrics
+            .rate_limited_connects
+            .fetch_add(1, Ordering::Relaxed);
+        return limits::too_many_requests("connections", retry_after);
     }
-    match state.store.room(&room_id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return ApiError::room_not_found().into_response(),
-        Err(e) => return ApiError::unavailable(e).into_response(),
+    let room = if ids::plausible_room_id(&room_id) {
+        match state.store.room(&room_id).await {
+            Ok(room) => room,
+            Err(e) => return ApiError::unavailable(e).into_response(),
+        }
+    } else {
+        None
+    };
+    let secret = access::presented_secret(&headers, query.as_deref());
+    let role = match access::check(
+        room.as_ref(),
+        secret.as_deref(),
+        state.config.require_room_secret,
+        ApiError::room_not_found(),
+    ) {
+        Ok(role) => role,
+        Err(e) => {
+            if e.status == StatusCode::FORBIDDEN {
+                state.metrics.count_forbidden();
+            }
+            return e.into_response();
+        }
+    };
+    let full_room = state
+        .rooms
+        .get(&room_id)
+        .is_some_and(|r| r.member_count() >= state.config.max_connections_per_room);
+    if full_room {
+        state
+            .metrics
+            .room_full_refused
+            .fetch_add(1, Ordering::Relaxed);
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "room_full",
+            "the room has the most connections the relay allows",
+        )
+        .into_response();
     }
+    let Some(slot) = limits.reserve_connection() else {
+        state
+            .metrics
+            .relay_full_refused
+            .fetch_add(1, Ordering::Relaxed);
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "relay_full",
+            "the relay has the most connections it allows; try again later",
+        )
+        .into_response();
+    };
     let limit = state.config.max_message_bytes;
     // Messages between our limit and this hard cap get a polite error; beyond it the
     // socket library closes the connection (1009) before buffering any more.
@@ -55,10 +114,17 @@ pub async fn upgrade(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(limit.saturating_mul(2))
-        .on_upgrade(move |socket| connection(state, room_id, socket))
+        .on_upgrade(move |socket| connection(state, room_id, role, slot, socket))
 }
 
-async fn connection(state: SharedState, room_id: String, socket: WebSocket) {
+/// `slot` holds this connection's place under `--max-connections` until it ends.
+async fn connection(
+    state: SharedState,
+    room_id: String,
+    role: Role,
+    slot: ConnectionSlot,
+    socket: WebSocket,
+) {
     state.metrics.connections.fetch_add(1, Ordering::Relaxed);
     let (mut sink, mut stream) = socket.split();
 
@@ -122,6 +188,7 @@ async fn connection(state: SharedState, room_id: String, socket: WebSocket) {
             id: ids::short_id(),
             name: clean_name(&name),
             color: room.pick_color(),
+            read_only: role == Role::ReadOnly,
         },
         client_id: client_id
             .filter(|id| (1..=64).contains(&id.len()))
@@ -160,14 +227,34 @@ async fn connection(state: SharedState, room_id: String, socket: WebSocket) {
                 .collect(),
         }
     });
-    if joined.is_err() {
-        let msg = refuse(ErrorCode::UnknownRoom, "the room was deleted".into());
-        let _ = sink.send(Message::Text(msg)).await;
-        let _ = sink.send(close(GOING_AWAY, "room deleted")).await;
-        state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
-        return;
+    match joined {
+        Ok(()) => {}
+        Err(JoinError::Gone) => {
+            let msg = refuse(ErrorCode::UnknownRoom, "the room was deleted".into());
+            let _ = sink.send(Message::Text(msg)).await;
+            let _ = sink.send(close(GOING_AWAY, "room deleted")).await;
+            state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        Err(JoinError::Full) => {
+            // Others joined between the check before the upgrade and now.
+            state
+                .metrics
+                .room_full_refused
+                .fetch_add(1, Ordering::Relaxed);
+            let msg = refuse(
+                ErrorCode::Unavailable,
+                "the room is full: it has the most connections the relay allows".into(),
+            );
+            let _ = sink.send(Message::Text(msg)).await;
+            let _ = sink.send(close(TRY_AGAIN_LATER, "room full")).await;
+            state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+            state.rooms.release_if_idle(&room_id, &state);
+            return;
+        }
     }
     tracing::debug!(room = %room_id, participant = %you.id, "joined");
+    touch(&state, &room_id).await;
 
     let (close_tx, close_rx) = oneshot::channel();
     let writer = tokio::spawn(write_loop(sink, outbox_rx, close_rx));
@@ -183,8 +270,22 @@ async fn connection(state: SharedState, room_id: String, socket: WebSocket) {
     drop(outbox);
     let _ = close_tx.send(close_reason);
     let _ = writer.await;
+    // Every operation came through a connection, so its end is the room's latest
+    // activity: the retention job measures idleness from here.
+    touch(&state, &room_id).await;
+    // The place is free before the gauge says so, so a client that sees the gauge
+    // drop can connect.
+    drop(slot);
     state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
     state.rooms.release_if_idle(&room_id, &state);
+}
+
+/// Records activity in the room for the retention job. A failure only delays the
+/// room's expiry less than it should, so it is logged, not fatal.
+async fn touch(state: &SharedState, room_id: &str) {
+    if let Err(e) = state.store.touch_room(room_id, now_ms()).await {
+        tracing::warn!(room = %room_id, error = %e, "cannot record the room's activity");
+    }
 }
 
 fn close(code: u16, reason: &'static str) -> Message {
@@ -369,6 +470,20 @@ impl Connection {
                 seq,
                 op,
             } => {
+                if self.member.participant.read_only {
+                    self.state
+                        .metrics
+                        .read_only_refused
+                        .fetch_add(1, Ordering::Relaxed);
+                    return self.error(
+                        ProtoError::new(
+                            ErrorCode::ReadOnly,
+                            "you joined with the read-only secret: your edits are not applied",
+                        ),
+                        Some(&path),
+                        Some(seq),
+                    );
+                }
                 let Some(tx) = self.open.get(&path) else {
                     return self.error(
                         ProtoError::new(ErrorCode::NotOpen, "open the document before editing it"),
@@ -439,6 +554,11 @@ impl Connection {
                 })
                 .await;
         }
+        // A read-only participant may open what exists but not create: its text is
+        // never passed on, and "no such document" becomes a read-only refusal.
+        let read_only = self.member.participant.read_only;
+        let refused_creation = read_only && text.is_some();
+        let text = if read_only { None } else { text };
         let (reply, answer) = oneshot::channel();
         let command = DocCommand::Open {
             member: self.member.clone(),
@@ -467,6 +587,20 @@ impl Connection {
         match tokio::time::timeout(OPEN_TIMEOUT, answer).await {
             Ok(Ok(Ok(()))) => {
                 self.open.insert(path, tx);
+            }
+            Ok(Ok(Err(e))) if refused_creation && e.code == ErrorCode::UnknownDocument => {
+                self.state
+                    .metrics
+                    .read_only_refused
+                    .fetch_add(1, Ordering::Relaxed);
+                self.error(
+                    ProtoError::new(
+                        ErrorCode::ReadOnly,
+                        "you joined with the read-only secret: you cannot create documents",
+                    ),
+                    Some(&path),
+                    None,
+                )
             }
             Ok(Ok(Err(e))) => self.error(e, Some(&path), None),
             Ok(Err(_)) | Err(_) => self.error(

@@ -6,7 +6,7 @@ import type { ClientController } from "./client";
 import { ServerCommand, type RoomResult } from "./protocol";
 import { participantList } from "./participants";
 
-/** Room ids are what the relay hands out; links end in one (mirrors lsp/src/commands.rs). */
+/** The server checks ids, links and `roomId#secret` (lsp/src/commands.rs); this only refuses nothing. */
 export function validateRoomInput(value: string): string | undefined {
   const trimmed = value.trim();
   if (!trimmed) {
@@ -28,16 +28,19 @@ export function registerCommands(controller: ClientController): vscode.Disposabl
   const create = async (): Promise<void> =>
     reportErrors("creating a room", async () => {
       const result = await controller.executeCommand<RoomResult>(ServerCommand.createRoom);
-      await vscode.env.clipboard.writeText(result.roomId);
+      // A room with secrets is joined with `roomId#secret`; the bare id would be refused.
+      const link = result.link ?? result.roomId;
+      await vscode.env.clipboard.writeText(link);
+      const what = link === result.roomId ? "its id" : "its link (with the join secret)";
       void vscode.window.showInformationMessage(
-        `pairprog: created room ${result.roomId} and copied its id to the clipboard. Send it to your pair: they run “Pairprog: Join Room”.`,
+        `pairprog: created room ${result.roomId} and copied ${what} to the clipboard. Send it to your pair: they run “Pairprog: Join Room”.`,
       );
     });
 
   const join = async (): Promise<void> => {
     const room = await vscode.window.showInputBox({
       title: "Join a pairprog room",
-      prompt: "The room id or link your pair sent you",
+      prompt: "The room id or link your pair sent you (roomId#secret for a room with secrets)",
       placeHolder: "room id",
       ignoreFocusOut: true,
       validateInput: validateRoomInput,

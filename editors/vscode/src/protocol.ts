@@ -64,6 +64,12 @@ export interface PresenceParams {
 /** Mirrors `protocol/src/editor.rs` `RoomResult`. */
 export interface RoomResult {
   roomId: string;
+  /** The secret this session presents, for a room with secrets. */
+  secret?: string;
+  /** `pairprog.createRoom` only: the read-only secret, for people who should only watch. */
+  readOnlySecret?: string;
+  /** What others join with: `roomId#secret`, or the bare id for a room without secrets. */
+  link?: string;
 }
 
 /** Mirrors `protocol/src/editor.rs` `StatusResult` (the fields this extension reads). */

@@ -118,7 +118,7 @@ pub enum Event {
     },
     /// `POST /api/rooms` finished.
     RoomCreated {
-        result: Result<String, String>,
+        result: Result<CreatedRoom, String>,
         reply: Reply<Result<Value, String>>,
     },
     Link(LinkEvent),
@@ -178,6 +178,8 @@ impl Session {
                         relay: crate::settings::DEFAULT_RELAY.to_owned(),
                         name: "anonymous".to_owned(),
                         room: None,
+                        ca_file: None,
+                        room_secrets: false,
                     },
                 ),
                 root: None,
@@ -211,7 +213,13 @@ impl Session {
             }
             Event::Initialized => {
                 if let Some(room) = self.settings.room.clone() {
-                    self.join(room, None).await;
+                    match crate::commands::RoomLink::parse(&room) {
+                        Ok(link) => self.join(link, None).await,
+                        Err(e) => self.show(
+                            MessageType::ERROR,
+                            format!("pairprog: the room setting: {e}"),
+                        ),
+                    }
                 }
             }
             Event::Shutdown => self.leave().await,
@@ -257,11 +265,24 @@ impl Session {
             Event::EchoOverdue { uri, id } => self.echo_overdue(uri, id).await,
             Event::RoomCreated { result, reply } => match result {
                 Ok(room) => {
-                    self.show(
-                        MessageType::INFO,
-                        format!("pairprog: room {room} created. Others join it with this id."),
-                    );
-                    self.join(room, Some(reply)).await;
+                    let message = match (&room.join_secret, &room.read_only_secret) {
+                        (Some(join), Some(read_only)) => format!(
+                            "pairprog: room {id} created. Others join it with {id}#{join} \
+                             (read-only: {id}#{read_only}). Keep these secret: the relay \
+                             cannot show them again.",
+                            id = room.id
+                        ),
+                        _ => format!(
+                            "pairprog: room {} created. Others join it with this id.",
+                            room.id
+                        ),
+                    };
+                    self.show(MessageType::INFO, message);
+                    let link = crate::commands::RoomLink {
+                        id: room.id,
+                        secret: room.join_secret,
+                    };
+                    self.join_created(link, room.read_only_secret, reply).await;
                 }
                 Err(e) => {
                     let _ = reply.send(Err(e));
@@ -289,9 +310,11 @@ impl Session {
             }
             Ok(Command::CreateRoom) => {
                 let url = format!("{}/api/rooms", self.settings.http_base());
+                let ca_file = self.settings.ca_file.clone();
+                let secrets = self.settings.room_secrets;
                 let events = self.events.clone();
                 tokio::spawn(async move {
-                    let result = create_room(&url).await;
+                    let result = create_room(&url, ca_file.as_deref(), secrets).await;
                     let _ = events.send(Event::RoomCreated { result, reply }).await;
                 });
             }
@@ -308,18 +331,36 @@ impl Session {
     }
 }
 
-/// `POST /api/rooms` with a timeout; the new room's id.
-async fn create_room(url: &str) -> Result<String, String> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let response = client
-        .post(url)
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .map_err(|e| format!("could not reach the relay at {url}: {e}"))?;
+/// A room `POST /api/rooms` made, with its secrets when the relay gave some.
+#[derive(Debug)]
+pub struct CreatedRoom {
+    pub id: String,
+    pub join_secret: Option<String>,
+    pub read_only_secret: Option<String>,
+}
+
+/// `POST /api/rooms` with a timeout (asking for secrets with `roomSecrets`); the new
+/// room, with its secrets when the relay gave some.
+async fn create_room(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+    secrets: bool,
+) -> Result<CreatedRoom, String> {
+    let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10));
+    // The same trust as the WebSocket link's, so both reach a relay or neither does.
+    if url.starts_with("https://") {
+        let tls = crate::tls::client_config(ca_file).map_err(|e| e.to_string())?;
+        builder = builder.use_preconfigured_tls((*tls).clone());
+    }
+    let client = builder.build().map_err(|e| e.to_string())?;
+    // Without `roomSecrets` the request is the one relays before secrets know; a relay
+    // that requires secrets answers it with them all the same.
+    let body = if secrets {
+        serde_json::json!({"secrets": true})
+    } else {
+        serde_json::json!({})
+    };
+    let response = post_room(&client, url, body).await?;
     if !response.status().is_success() {
         return Err(format!(
             "the relay refused to create a room: {}",
@@ -330,8 +371,34 @@ async fn create_room(url: &str) -> Result<String, String> {
         .json()
         .await
         .map_err(|e| format!("unreadable answer from the relay: {e}"))?;
-    body["roomId"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| "the relay's answer has no roomId".to_owned())
+    let field = |name: &str| body[name].as_str().map(str::to_owned);
+    Ok(CreatedRoom {
+        id: field("roomId").ok_or_else(|| "the relay's answer has no roomId".to_owned())?,
+        join_secret: field("joinSecret"),
+        read_only_secret: field("readOnlySecret"),
+    })
+}
+
+async fn post_room(
+    client: &reqwest::Client,
+    url: &str,
+    body: Value,
+) -> Result<reqwest::Response, String> {
+    client.post(url).json(&body).send().await.map_err(|e| {
+        match crate::tls::certificate_failure(&e) {
+            Some(tls) => format!("could not reach the relay at {url}: {tls}"),
+            None => {
+                let chain = crate::tls::error_chain(&e);
+                // reqwest does not always expose the rustls error as a source; its
+                // message still says "certificate".
+                let hint = if chain.contains("certificate") {
+                    "; if the relay's certificate comes from a private CA or is \
+                     self-signed, point the caFile setting (or PAIRPROG_CA_FILE) at that CA"
+                } else {
+                    ""
+                };
+                format!("could not reach the relay at {url}: {chain}{hint}")
+            }
+        }
+    })
 }

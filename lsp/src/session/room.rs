@@ -13,10 +13,16 @@ use serde_json::Value;
 use tower_lsp_server::ls_types::{MessageType, Uri};
 
 use super::{Reply, Session};
+use crate::commands::RoomLink;
 use crate::relay_link::{LinkEvent, LinkHandle};
 
 pub struct RoomState {
     pub id: String,
+    /// The secret presented to the relay (join or read-only), if the room has them.
+    pub secret: Option<String>,
+    /// The read-only secret of a room this session created, to report with the join
+    /// result; unknown for rooms joined by link.
+    read_only_secret: Option<String>,
     link: LinkHandle,
     /// The generation of the live connection, 0 while there is none.
     generation: u64,
@@ -40,22 +46,35 @@ impl RoomState {
 }
 
 impl Session {
-    pub(super) async fn join(&mut self, room: String, reply: Option<Reply<Result<Value, String>>>) {
-        if self.room.as_ref().is_some_and(|r| r.id == room) {
+    pub(super) async fn join(
+        &mut self,
+        link: RoomLink,
+        reply: Option<Reply<Result<Value, String>>>,
+    ) {
+        if self
+            .room
+            .as_ref()
+            .is_some_and(|r| r.id == link.id && r.secret == link.secret)
+        {
             if let Some(reply) = reply {
-                let _ = reply.send(Ok(room_result(room)));
+                let _ = reply.send(Ok(room_result(link.id, link.secret, None)));
             }
             return;
         }
+        let RoomLink { id: room, secret } = link;
         self.leave().await;
         let link = LinkHandle::spawn(
             self.settings.room_url(&room),
             self.settings.name.clone(),
             self.client_id.clone(),
+            self.settings.ca_file.clone(),
+            secret.clone(),
             self.events.clone(),
         );
         self.room = Some(RoomState {
             id: room,
+            secret,
+            read_only_secret: None,
             link,
             generation: 0,
             connection: Connection::Connecting,
@@ -68,6 +87,20 @@ impl Session {
             join_replies: reply.into_iter().collect(),
         });
         self.publish_presence();
+    }
+
+    /// Joins a room this session just created, remembering its read-only secret for
+    /// the command's answer.
+    pub(super) async fn join_created(
+        &mut self,
+        link: RoomLink,
+        read_only_secret: Option<String>,
+        reply: Reply<Result<Value, String>>,
+    ) {
+        self.join(link, Some(reply)).await;
+        if let Some(room) = &mut self.room {
+            room.read_only_secret = read_only_secret;
+        }
     }
 
     pub(super) async fn leave(&mut self) {
@@ -191,7 +224,11 @@ impl Session {
         room.documents = documents.into_iter().map(|d| (d.path.clone(), d)).collect();
         room.you = Some(you);
         for reply in room.join_replies.drain(..) {
-            let _ = reply.send(Ok(room_result(room_id.clone())));
+            let _ = reply.send(Ok(room_result(
+                room_id.clone(),
+                room.secret.clone(),
+                room.read_only_secret.clone(),
+            )));
         }
         if !reconnect {
             let others: Vec<&str> = room
@@ -387,6 +424,22 @@ impl Session {
                 let error = crate::bridge::SyncError::Relay(format!("{code:?}: {message}"));
                 self.bridge_failed(&uri, error).await;
             }
+            // We joined with the read-only secret. Resharing would send the same edit
+            // again and be refused again, so the document stops following the room
+            // until it is reopened (or the connection is re-established).
+            (ErrorCode::ReadOnly, uri) => {
+                if let Some(open) = uri.as_ref().and_then(|uri| self.docs.get_mut(uri)) {
+                    open.doc.unshare();
+                }
+                let what = path.as_deref().unwrap_or("this document");
+                self.show(
+                    MessageType::WARNING,
+                    format!(
+                        "pairprog: you joined this room read-only: {message}. \
+                         {what} no longer follows the room; reopen it to follow again."
+                    ),
+                );
+            }
             _ => self.show(
                 MessageType::WARNING,
                 format!("pairprog: the relay said: {message}"),
@@ -445,6 +498,16 @@ impl Session {
     }
 }
 
-fn room_result(room_id: String) -> Value {
-    serde_json::to_value(RoomResult { room_id }).unwrap_or(Value::Null)
+fn room_result(room_id: String, secret: Option<String>, read_only_secret: Option<String>) -> Value {
+    let link = Some(match &secret {
+        Some(secret) => format!("{room_id}#{secret}"),
+        None => room_id.clone(),
+    });
+    serde_json::to_value(RoomResult {
+        room_id,
+        secret,
+        read_only_secret,
+        link,
+    })
+    .unwrap_or(Value::Null)
 }

@@ -125,6 +125,8 @@ pub struct EditorOptions {
     pub seed: u64,
     /// The largest latency added to an incoming message; zero disables the delay line.
     pub max_latency: Duration,
+    /// Extra certificate authorities for a `wss://` relay (`initializationOptions.caFile`).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl EditorOptions {
@@ -138,7 +140,13 @@ impl EditorOptions {
             snippets: true,
             seed,
             max_latency: Duration::from_millis(15),
+            ca_file: None,
         }
+    }
+
+    pub fn ca_file(mut self, path: &Path) -> EditorOptions {
+        self.ca_file = Some(path.to_owned());
+        self
     }
 
     pub fn file(mut self, path: &str, text: &str) -> EditorOptions {
@@ -305,6 +313,7 @@ impl ScriptedEditor {
             .env_remove("PAIRPROG_RELAY")
             .env_remove("PAIRPROG_NAME")
             .env_remove("PAIRPROG_ROOM")
+            .env_remove("PAIRPROG_CA_FILE")
             // Recovered copies (join with differing text) stay in the test's folder.
             .env("XDG_STATE_HOME", dir.join("state"))
             .env_remove("PAIRPROG_DATA_DIR")
@@ -379,6 +388,9 @@ impl ScriptedEditor {
         let mut init_options = json!({"relay": options.relay, "name": options.name});
         if let Some(room) = &options.room {
             init_options["room"] = json!(room);
+        }
+        if let Some(ca_file) = &options.ca_file {
+            init_options["caFile"] = json!(ca_file);
         }
         let mut window = json!({"workDoneProgress": true});
         if behaviour.has_window_requests() {

@@ -38,9 +38,24 @@ impl RelayApi {
         RelayApi { base, http }
     }
 
+    /// For an `https://` relay whose certificate the PEM `ca` signed.
+    pub fn with_ca(base: String, ca: &str) -> RelayApi {
+        let ca = reqwest::Certificate::from_pem(ca.as_bytes()).expect("a PEM CA certificate");
+        let http = reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca)
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("an HTTPS client");
+        RelayApi { base, http }
+    }
+
     /// The address a language server is given in `initializationOptions.relay`.
     pub fn ws_base(&self) -> String {
-        self.base.replacen("http://", "ws://", 1)
+        match self.base.strip_prefix("https://") {
+            Some(rest) => format!("wss://{rest}"),
+            None => self.base.replacen("http://", "ws://", 1),
+        }
     }
 
     pub async fn create_room(&self) -> String {
@@ -140,6 +155,24 @@ impl TestRelay {
         config.database_url = Some(db.url.clone());
         let relay = Relay::start(config).await.expect("the relay starts");
         let api = RelayApi::new(format!("http://{}", relay.addr));
+        TestRelay {
+            relay: Some(relay),
+            api,
+            db,
+        }
+    }
+
+    /// Serving HTTPS and WSS with the certificate `cert` and key `key`, which the PEM
+    /// CA certificate `ca` signed; `api` trusts that CA.
+    pub async fn start_tls(cert: &std::path::Path, key: &std::path::Path, ca: &str) -> TestRelay {
+        let db = TestDb::postgres().await;
+        let mut config = Config::defaults();
+        config.listen = "127.0.0.1:0".parse().expect("a loopback address");
+        config.database_url = Some(db.url.clone());
+        config.tls_cert = Some(cert.to_owned());
+        config.tls_key = Some(key.to_owned());
+        let relay = Relay::start(config).await.expect("the TLS relay starts");
+        let api = RelayApi::with_ca(relay.base_url(), ca);
         TestRelay {
             relay: Some(relay),
             api,

@@ -18,7 +18,7 @@ mod sqlite;
 
 pub use error::StoreError;
 pub use postgres::PgStore;
-pub use records::{DocumentSummary, LoggedOperation, RoomRecord, StoredDocument};
+pub use records::{DocumentSummary, LoggedOperation, RoomRecord, SecretHashes, StoredDocument};
 pub use sqlite::SqliteStore;
 
 /// A document's key in the store; the log rows reference it.
@@ -77,7 +77,17 @@ impl Store {
 
     /// Creates a room, active as of its creation. `RoomExists` if the id is taken.
     pub async fn create_room(&self, id: &str, created_at_ms: i64) -> Result<(), StoreError> {
-        dispatch!(self, store => store.create_room(id, created_at_ms).await)
+        dispatch!(self, store => store.create_room(id, created_at_ms, None).await)
+    }
+
+    /// Creates a room like [`Store::create_room`], storing the hashes of its secrets.
+    pub async fn create_room_with_secrets(
+        &self,
+        id: &str,
+        created_at_ms: i64,
+        secrets: &SecretHashes,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, store => store.create_room(id, created_at_ms, Some(secrets)).await)
     }
 
     pub async fn room(&self, id: &str) -> Result<Option<RoomRecord>, StoreError> {
@@ -182,5 +192,54 @@ impl Store {
     /// retention job. A missing room is not an error.
     pub async fn touch_room(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
         dispatch!(self, store => store.touch_room(id, now_ms).await)
+    }
+
+    /// Ids of rooms whose last activity is before `before_ms`, oldest first.
+    pub async fn idle_rooms(&self, before_ms: i64, limit: u32) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, store => store.idle_rooms(before_ms, limit).await)
+    }
+
+    /// Deletes the room (with its documents and logs) if its last activity is still
+    /// before `before_ms`. Returns whether it was deleted.
+    pub async fn delete_room_if_idle(&self, id: &str, before_ms: i64) -> Result<bool, StoreError> {
+        dispatch!(self, store => store.delete_room_if_idle(id, before_ms).await)
+    }
+
+    /// Documents with logged operations committed before `before_ms`.
+    pub async fn documents_with_old_operations(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<DocumentId>, StoreError> {
+        dispatch!(self, store => store.documents_with_old_operations(before_ms, limit).await)
+    }
+
+    /// Like [`Store::load_document`], by the document's key.
+    pub async fn document_by_id(
+        &self,
+        document: DocumentId,
+    ) -> Result<Option<StoredDocument>, StoreError> {
+        dispatch!(self, store => store.document_by_id(document).await)
+    }
+
+    /// Replaces the snapshot only if `revision` is later than the stored one. Returns
+    /// whether it did.
+    pub async fn advance_snapshot(
+        &self,
+        document: DocumentId,
+        text: &str,
+        revision: u64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, store => store.advance_snapshot(document, text, revision).await)
+    }
+
+    /// Deletes the log rows committed before `before_ms` that the stored snapshot
+    /// already contains. Returns how many.
+    pub async fn delete_covered_operations(
+        &self,
+        document: DocumentId,
+        before_ms: i64,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, store => store.delete_covered_operations(document, before_ms).await)
     }
 }

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use pairprog_protocol::Operation;
 
-use super::sql::{DocumentRow, DocumentSummaryRow};
+use super::sql::{DocumentRow, DocumentSummaryRow, RoomRow};
 use super::{DocumentId, StoreError};
 
 /// A room as stored.
@@ -13,6 +13,34 @@ use super::{DocumentId, StoreError};
 pub struct RoomRecord {
     pub id: String,
     pub created_at_ms: i64,
+    /// The hashes of the room's secrets, if it was created with them.
+    pub secrets: Option<SecretHashes>,
+}
+
+/// The SHA-256 hashes of a room's join secret and read-only secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretHashes {
+    pub join: Vec<u8>,
+    pub read_only: Vec<u8>,
+}
+
+/// Builds a room from its `sql::ROOM` row. A room with only one of its two hashes can
+/// only come from a damaged database; it is treated as having secrets that match
+/// nothing, so it fails closed rather than open.
+pub(crate) fn room_from_row(row: RoomRow) -> RoomRecord {
+    let (id, created_at_ms, join, read_only) = row;
+    let secrets = match (join, read_only) {
+        (None, None) => None,
+        (join, read_only) => Some(SecretHashes {
+            join: join.unwrap_or_default(),
+            read_only: read_only.unwrap_or_default(),
+        }),
+    };
+    RoomRecord {
+        id,
+        created_at_ms,
+        secrets,
+    }
 }
 
 /// One document of a room, without its text: what a room listing needs.

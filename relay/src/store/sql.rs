@@ -6,10 +6,12 @@ use super::records::operation_columns;
 
 pub(crate) const PING: &str = "SELECT 1";
 
-pub(crate) const CREATE_ROOM: &str =
-    "INSERT INTO rooms (id, created_at_ms, last_active_ms) VALUES ($1, $2, $2)";
+pub(crate) const CREATE_ROOM: &str = "INSERT INTO rooms \
+         (id, created_at_ms, last_active_ms, join_secret_hash, read_only_secret_hash) \
+     VALUES ($1, $2, $2, $3, $4)";
 
-pub(crate) const ROOM: &str = "SELECT id, created_at_ms FROM rooms WHERE id = $1";
+pub(crate) const ROOM: &str =
+    "SELECT id, created_at_ms, join_secret_hash, read_only_secret_hash FROM rooms WHERE id = $1";
 
 pub(crate) const DELETE_ROOM: &str = "DELETE FROM rooms WHERE id = $1";
 
@@ -50,6 +52,36 @@ pub(crate) const WRITE_SNAPSHOT: &str =
 pub(crate) const FIND_CLIENT_OPERATION: &str = "SELECT revision FROM operations \
      WHERE document_id = $1 AND client_id = $2 AND client_seq = $3";
 
+/// Rooms whose last activity is before `$1`, oldest first, at most `$2`.
+pub(crate) const IDLE_ROOMS: &str =
+    "SELECT id FROM rooms WHERE last_active_ms < $1 ORDER BY last_active_ms LIMIT $2";
+
+/// Deletes a room only if it is still idle: a connection that touched it after the
+/// retention job listed it keeps it.
+pub(crate) const DELETE_ROOM_IF_IDLE: &str =
+    "DELETE FROM rooms WHERE id = $1 AND last_active_ms < $2";
+
+/// Documents with logged operations committed before `$1`, at most `$2`.
+pub(crate) const DOCUMENTS_WITH_OLD_OPERATIONS: &str =
+    "SELECT DISTINCT document_id FROM operations WHERE committed_at_ms < $1 LIMIT $2";
+
+pub(crate) const DOCUMENT_BY_ID: &str =
+    "SELECT id, room_id, path, language, snapshot, snapshot_revision \
+     FROM documents WHERE id = $1";
+
+/// Moves a snapshot forward only: a document owner may have written a later one since
+/// the retention job read the document, and that one must win.
+pub(crate) const ADVANCE_SNAPSHOT: &str =
+    "UPDATE documents SET snapshot = $2, snapshot_revision = $3 \
+     WHERE id = $1 AND snapshot_revision < $3";
+
+/// Deletes old log rows, but only those the stored snapshot already contains, so the
+/// snapshot plus the remaining log always rebuild the current text.
+pub(crate) const DELETE_COVERED_OPERATIONS: &str = "DELETE FROM operations \
+     WHERE document_id = $1 AND committed_at_ms < $2 \
+       AND revision <= (SELECT snapshot_revision FROM documents WHERE id = $1)";
+
 /// The row types the shared statements select.
 pub(crate) type DocumentSummaryRow = (String, String, i64, Option<i64>);
 pub(crate) type DocumentRow = (i64, String, String, String, String, i64);
+pub(crate) type RoomRow = (String, i64, Option<Vec<u8>>, Option<Vec<u8>>);

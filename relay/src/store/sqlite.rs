@@ -12,9 +12,10 @@ use sqlx::{QueryBuilder, Sqlite};
 use super::error::{is_unique_violation, unique_or};
 use super::records::{
     count_from_sql, document_from_rows, duplicate_in_batch, from_sql, now_ms, operation_from_row,
-    operation_to_row, summaries_from_rows, to_sql, OperationRow, RawOperation,
+    operation_to_row, room_from_row, summaries_from_rows, to_sql, OperationRow, RawOperation,
+    SecretHashes,
 };
-use super::sql::{self, DocumentRow, DocumentSummaryRow};
+use super::sql::{self, DocumentRow, DocumentSummaryRow, RoomRow};
 use super::{DocumentId, DocumentSummary, LoggedOperation, RoomRecord, StoreError, StoredDocument};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -86,10 +87,17 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub async fn create_room(&self, id: &str, created_at_ms: i64) -> Result<(), StoreError> {
+    pub async fn create_room(
+        &self,
+        id: &str,
+        created_at_ms: i64,
+        secrets: Option<&SecretHashes>,
+    ) -> Result<(), StoreError> {
         sqlx::query(sql::CREATE_ROOM)
             .bind(id)
             .bind(created_at_ms)
+            .bind(secrets.map(|s| s.join.as_slice()))
+            .bind(secrets.map(|s| s.read_only.as_slice()))
             .execute(&self.writer)
             .await
             .map_err(|err| unique_or(err, || StoreError::RoomExists(id.to_owned())))?;
@@ -97,11 +105,11 @@ impl SqliteStore {
     }
 
     pub async fn room(&self, id: &str) -> Result<Option<RoomRecord>, StoreError> {
-        let row: Option<(String, i64)> = sqlx::query_as(sql::ROOM)
+        let row: Option<RoomRow> = sqlx::query_as(sql::ROOM)
             .bind(id)
             .fetch_optional(&self.reader)
             .await?;
-        Ok(row.map(|(id, created_at_ms)| RoomRecord { id, created_at_ms }))
+        Ok(row.map(room_from_row))
     }
 
     pub async fn delete_room(&self, id: &str) -> Result<bool, StoreError> {
@@ -368,4 +376,83 @@ fn insert_query<'a>(
             .push_bind(row.committed_at_ms);
     });
     query
+}
+
+/// What the retention job needs (see `crate::retention`).
+impl SqliteStore {
+    pub async fn idle_rooms(&self, before_ms: i64, limit: u32) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(sql::IDLE_ROOMS)
+            .bind(before_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    pub async fn delete_room_if_idle(&self, id: &str, before_ms: i64) -> Result<bool, StoreError> {
+        let result = sqlx::query(sql::DELETE_ROOM_IF_IDLE)
+            .bind(id)
+            .bind(before_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    pub async fn documents_with_old_operations(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<DocumentId>, StoreError> {
+        Ok(sqlx::query_scalar(sql::DOCUMENTS_WITH_OLD_OPERATIONS)
+            .bind(before_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    pub async fn document_by_id(
+        &self,
+        document: DocumentId,
+    ) -> Result<Option<StoredDocument>, StoreError> {
+        let row: Option<DocumentRow> = sqlx::query_as(sql::DOCUMENT_BY_ID)
+            .bind(document)
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let operations: Vec<RawOperation> = sqlx::query_as(sql::OPERATIONS_AFTER)
+            .bind(row.0)
+            .bind(row.5)
+            .fetch_all(&self.reader)
+            .await?;
+        document_from_rows(row, operations).map(Some)
+    }
+
+    pub async fn advance_snapshot(
+        &self,
+        document: DocumentId,
+        text: &str,
+        revision: u64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(sql::ADVANCE_SNAPSHOT)
+            .bind(document)
+            .bind(text)
+            .bind(to_sql(revision, revision, "snapshot revision")?)
+            .execute(&self.writer)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    pub async fn delete_covered_operations(
+        &self,
+        document: DocumentId,
+        before_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let result = sqlx::query(sql::DELETE_COVERED_OPERATIONS)
+            .bind(document)
+            .bind(before_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(result.rows_affected())
+    }
 }

@@ -14,7 +14,8 @@ M.defaults = {
   name = nil,
   -- Path of pairprog-lsp; nil means the one found on PATH.
   lsp_path = nil,
-  -- A room to join as soon as pairprog-lsp starts (the `room` initialization option).
+  -- A room to join as soon as pairprog-lsp starts (the `room` initialization option):
+  -- its id, or `id#secret` for a room created with secrets.
   room = nil,
   -- The workspace root: a directory, or a function returning one; nil means the
   -- current directory at setup(). Documents are shared by their path relative to it.
@@ -24,6 +25,14 @@ M.defaults = {
   -- Where a collaborator's name is drawn: 'eol', 'inline', 'right_align' or 'overlay'.
   label_position = 'eol',
 }
+
+--- True for what pairprog-lsp accepts as a room to join: an id, or `id#secret` (the
+--- link `pairprog.createRoom` reports for a room with secrets; see lsp/src/commands.rs).
+---@param v any
+---@return boolean
+function M.is_room_link(v)
+  return type(v) == 'string' and (v:match('^[%w_%-]+$') ~= nil or v:match('^[%w_%-]+#[%w_%-]+$') ~= nil)
+end
 
 local LABEL_POSITIONS = { eol = true, inline = true, right_align = true, overlay = true }
 
@@ -55,9 +64,7 @@ function M.validate(opts)
   util.validate('opts.relay', opts.relay, is_relay_url, true, 'a ws://, wss://, http:// or https:// URL with a host')
   util.validate('opts.name', opts.name, non_empty, true, 'a non-empty string')
   util.validate('opts.lsp_path', opts.lsp_path, non_empty, true, 'a non-empty string (path of pairprog-lsp)')
-  util.validate('opts.room', opts.room, function(v)
-    return type(v) == 'string' and v:match('^[%w_%-]+$') ~= nil
-  end, true, 'a room id (letters, digits, - and _)')
+  util.validate('opts.room', opts.room, M.is_room_link, true, 'a room id or id#secret (letters, digits, - and _)')
   util.validate('opts.root_dir', opts.root_dir, function(v)
     return type(v) == 'function' or (type(v) == 'string' and vim.fn.isdirectory(v) == 1)
   end, true, 'an existing directory or a function returning one')

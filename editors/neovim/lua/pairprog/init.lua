@@ -65,7 +65,8 @@ function M.copy(text)
 end
 
 --- Creates a room (pairprog.createRoom; answer mirrors protocol/src/editor.rs RoomResult
---- { roomId }), copies its id and says so. `cb(err, room_id)`.
+--- { roomId, secret?, readOnlySecret?, link? }), copies what others join with (the link
+--- `id#secret` for a room with secrets, else the id) and says so. `cb(err, room_id)`.
 ---@param cb fun(err: string?, room: string?)?
 function M.create(cb)
   run('pairprog.createRoom', nil, function(err, result)
@@ -73,7 +74,8 @@ function M.create(cb)
     if err or not room then
       notify('could not create a room: ' .. (err or 'no room id in the answer'), vim.log.levels.ERROR)
     else
-      local regs = M.copy(room)
+      local link = type(result.link) == 'string' and result.link or room
+      local regs = M.copy(link)
       local names = { ['"'] = '"" (unnamed)', ['+'] = '"+ (clipboard)' }
       local where = table.concat(
         vim.tbl_map(function(r)
@@ -81,7 +83,18 @@ function M.create(cb)
         end, regs),
         ' and '
       )
-      notify(('room %s created; its id is in %s. Others join with :Pairprog join %s'):format(room, where, room))
+      local read_only = ''
+      if type(result.readOnlySecret) == 'string' then
+        read_only = (' (watch only: %s#%s)'):format(room, result.readOnlySecret)
+      end
+      notify(
+        ('room %s created; the link is in %s. Others join with :Pairprog join %s%s'):format(
+          room,
+          where,
+          link,
+          read_only
+        )
+      )
     end
     if cb then
       cb(err, room)
@@ -89,7 +102,8 @@ function M.create(cb)
   end)
 end
 
---- Joins room `id` (or a link ending in it) with pairprog.joinRoom (RoomResult).
+--- Joins room `id` (or a link ending in it, or `id#secret`) with pairprog.joinRoom
+--- (RoomResult). The argument goes to pairprog-lsp as typed; it parses the secret.
 ---@param id string
 ---@param cb fun(err: string?, room: string?)?
 function M.join(id, cb)

@@ -52,6 +52,8 @@ class Relay:
     """pairprog-relay on 127.0.0.1, a free port, an SQLite file in `workdir`."""
 
     def __init__(self, workdir):
+        # Room id -> the secret REST reads present, for rooms created with secrets.
+        self.secrets = {}
         self.log = open(os.path.join(workdir, "relay.log"), "w")
         db = os.path.join(workdir, "relay.db")
         self.proc = subprocess.Popen(
@@ -82,7 +84,12 @@ class Relay:
 
     def document(self, room, path):
         url = f"{self.http}/api/rooms/{room}/documents/{urllib.parse.quote(path, safe='')}"
-        with urllib.request.urlopen(url, timeout=5) as r:
+        request = urllib.request.Request(url)
+        # A room created with secrets answers only with one (see docs/PROTOCOL.md).
+        secret = self.secrets.get(room)
+        if secret:
+            request.add_header("Authorization", f"Bearer {secret}")
+        with urllib.request.urlopen(request, timeout=5) as r:
             return json.loads(r.read())
 
     def stop(self):

@@ -53,7 +53,9 @@ def main():
         relay = Relay(tmp)
         ws_a = harness.make_workspace(tmp, "ws-a", {PATH: INITIAL})
         ws_b = harness.make_workspace(tmp, "ws-b", {PATH: INITIAL})
-        a = Nvim("alice", tmp, ws_a, [PATH], relay.ws)
+        # Alice's pairprog-lsp creates rooms with secrets (roomSecrets), so joining
+        # goes through the id#secret link.
+        a = Nvim("alice", tmp, ws_a, [PATH], relay.ws, extra_env={"PAIRPROG_ROOM_SECRETS": "1"})
         editors.append(a)
         b = Nvim("bob", tmp, ws_b, [PATH], relay.ws)
         editors.append(b)
@@ -80,12 +82,16 @@ def main():
             )
             assert room, "A has no room after :Pairprog create"
             reg = a.nvim.funcs.getreg('"')
-            assert reg == room, f"unnamed register holds {reg!r}, expected the room id {room!r}"
+            # pairprog.createRoom makes a room with secrets: the register holds id#secret.
+            rid, _, secret = reg.partition("#")
+            assert rid == room and secret, f"unnamed register holds {reg!r}, expected {room!r}#secret"
             ctx["room"] = room
-            return f"room {room}, id in register \"\""
+            ctx["link"] = reg
+            relay.secrets[room] = secret
+            return f"room {room}, link id#secret in register \"\""
 
         def join():
-            b.nvim.command(f"Pairprog join {ctx['room']}")
+            b.nvim.command(f"Pairprog join {ctx['link']}")
             b.wait_lua(
                 "local p = require('pairprog').presence(); return p.connection == 'connected' "
                 "and #p.participants == 1",
@@ -249,7 +255,7 @@ def main():
             # is the room's, so nothing is replaced.
             text = relay.document(ctx["room"], PATH)["text"]
             ws_c = harness.make_workspace(tmp, "ws-c", {PATH: text})
-            c = Nvim("carol", tmp, ws_c, [PATH], relay.ws, extra_env={"PAIRPROG_TEST_ROOM": ctx["room"]})
+            c = Nvim("carol", tmp, ws_c, [PATH], relay.ws, extra_env={"PAIRPROG_TEST_ROOM": ctx["link"]})
             editors.append(c)
             c.wait_ready()
             c.wait_lua(
@@ -319,7 +325,7 @@ def main():
 
         steps = [
             ("both editors start pairprog-lsp", started),
-            ("A :Pairprog create (room id in register)", create),
+            ("A :Pairprog create (room link in register)", create),
             ("B :Pairprog join; statusline; relay copy", join),
             ("A types in insert mode, B sees it", a_types),
             ("B types, A sees it", b_types),

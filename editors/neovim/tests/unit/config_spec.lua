@@ -76,6 +76,8 @@ local bad = {
   { { lsp_path = '' }, 'opts.lsp_path' },
   { { lsp_path = true }, 'opts.lsp_path' },
   { { room = 'a b' }, 'opts.room' },
+  { { room = 'abc#' }, 'opts.room' },
+  { { room = 'abc#se cret' }, 'opts.room' },
   { { room = 12 }, 'opts.room' },
   { { root_dir = '/definitely/not/a/dir' }, 'opts.root_dir' },
   { { root_dir = 3 }, 'opts.root_dir' },
@@ -152,4 +154,14 @@ T.test('help file: tags are generated without errors', function()
   for _, tag in ipairs({ 'pairprog.txt', ':Pairprog', 'pairprog-options', 'pairprog-statusline', 'pairprog-health' }) do
     T.truthy(tags:find(tag .. '\t', 1, true), 'tag ' .. tag)
   end
+end)
+
+T.test('room links: an id, or id#secret', function()
+  local config = require('pairprog.config')
+  T.eq(true, config.is_room_link('x1-AbC_9'))
+  T.eq(true, config.is_room_link('x1-AbC_9#s3cr-t_'))
+  T.eq(false, config.is_room_link('#secret'))
+  T.eq(false, config.is_room_link('a#b#c'))
+  T.eq(false, config.is_room_link(12))
+  T.eq('abc#sec', config.resolve({ room = 'abc#sec' }).room)
 end)
