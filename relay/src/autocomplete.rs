@@ -55,11 +55,19 @@ pub struct AutocompleteResponse {
 }
 
 #[utoipa::path(post, path = "/api/autocomplete", request_body = AutocompleteRequest,
-    responses((status = 200, body = AutocompleteResponse), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = AutocompleteResponse), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn autocomplete(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<AutocompleteResponse>, ApiError> {
-    let body = body.map_err(|e| ApiError::invalid("body_too_large", e.body_text()))?;
+    // 413 like every other route's body limit (relay/src/limits.rs refuses a declared
+    // length first; this catches a body that grew past the limit without declaring it).
+    let body = body.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            e.body_text(),
+        )
+    })?;
     let request: AutocompleteRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::invalid("invalid_request", format!("cannot read the request: {e}"))
     })?;
