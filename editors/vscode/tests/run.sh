@@ -55,6 +55,7 @@ cs_dir="${PAIRPROG_CODE_SERVER_DIR:-$HOME/.cache/pairprog/code-server}"
 code_server="$cs_dir/node_modules/.bin/code-server"
 if ! XDG_CONFIG_HOME="$cs_dir/xdg" "$code_server" --version 2>/dev/null | grep -q '^4\.100\.3 '; then
   echo "installing code-server 4.100.3 into $cs_dir"
+  mkdir -p "$(dirname "$cs_dir")"
   "$here/tests/install-code-server.sh" "$cs_dir" >"$cs_dir.install.log" 2>&1 ||
     { tail -30 "$cs_dir.install.log" >&2; die "installing code-server failed (log: $cs_dir.install.log)"; }
 fi
