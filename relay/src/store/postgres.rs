@@ -153,22 +153,30 @@ impl PgStore {
         room: &str,
         path: &str,
     ) -> Result<Option<StoredDocument>, StoreError> {
+        let mut tx = self.begin_snapshot_read().await?;
         let row: Option<DocumentRow> = sqlx::query_as(sql::DOCUMENT)
             .bind(room)
             .bind(path)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        // Reading without a transaction is consistent: snapshots only move forward and
-        // log rows are never deleted, so the rows after this snapshot all still exist.
-        let operations: Vec<RawOperation> = sqlx::query_as(sql::OPERATIONS_AFTER)
-            .bind(row.0)
-            .bind(row.5)
-            .fetch_all(&self.pool)
+        let document = with_log(&mut tx, row).await?;
+        tx.commit().await?;
+        Ok(document)
+    }
+
+    /// A read-only transaction whose statements all see one state of the database.
+    /// The snapshot row and the log rows after it must be read together: the retention
+    /// job advances snapshots and deletes the log rows they cover, and between two
+    /// separate reads it could leave a gap between the snapshot read and the log read.
+    async fn begin_snapshot_read(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Postgres's default, read committed, takes a new snapshot per statement.
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
             .await?;
-        document_from_rows(row, operations).map(Some)
+        Ok(tx)
     }
 
     pub async fn append_operations(
@@ -372,19 +380,14 @@ impl PgStore {
         &self,
         document: DocumentId,
     ) -> Result<Option<StoredDocument>, StoreError> {
+        let mut tx = self.begin_snapshot_read().await?;
         let row: Option<DocumentRow> = sqlx::query_as(sql::DOCUMENT_BY_ID)
             .bind(document)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let operations: Vec<RawOperation> = sqlx::query_as(sql::OPERATIONS_AFTER)
-            .bind(row.0)
-            .bind(row.5)
-            .fetch_all(&self.pool)
-            .await?;
-        document_from_rows(row, operations).map(Some)
+        let document = with_log(&mut tx, row).await?;
+        tx.commit().await?;
+        Ok(document)
     }
 
     pub async fn advance_snapshot(
@@ -414,4 +417,21 @@ impl PgStore {
             .await?;
         Ok(result.rows_affected())
     }
+}
+
+/// The document a snapshot row describes, with the log rows after its snapshot, read in
+/// the same transaction as the row.
+async fn with_log(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    row: Option<DocumentRow>,
+) -> Result<Option<StoredDocument>, StoreError> {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let operations: Vec<RawOperation> = sqlx::query_as(sql::OPERATIONS_AFTER)
+        .bind(row.0)
+        .bind(row.5)
+        .fetch_all(&mut **tx)
+        .await?;
+    document_from_rows(row, operations).map(Some)
 }

@@ -171,22 +171,24 @@ impl SqliteStore {
         room: &str,
         path: &str,
     ) -> Result<Option<StoredDocument>, StoreError> {
+        let mut tx = self.begin_snapshot_read().await?;
         let row: Option<DocumentRow> = sqlx::query_as(sql::DOCUMENT)
             .bind(room)
             .bind(path)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *tx)
             .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        // Reading without a transaction is consistent: snapshots only move forward and
-        // log rows are never deleted, so the rows after this snapshot all still exist.
-        let operations: Vec<RawOperation> = sqlx::query_as(sql::OPERATIONS_AFTER)
-            .bind(row.0)
-            .bind(row.5)
-            .fetch_all(&self.reader)
-            .await?;
-        document_from_rows(row, operations).map(Some)
+        let document = with_log(&mut tx, row).await?;
+        tx.commit().await?;
+        Ok(document)
+    }
+
+    /// A read-only transaction whose statements all see one state of the database.
+    /// The snapshot row and the log rows after it must be read together: the retention
+    /// job advances snapshots and deletes the log rows they cover, and between two
+    /// separate reads it could leave a gap between the snapshot read and the log read.
+    async fn begin_snapshot_read(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+        // Under WAL a deferred transaction reads one snapshot, taken at its first read.
+        Ok(self.reader.begin().await?)
     }
 
     pub async fn append_operations(
@@ -413,19 +415,14 @@ impl SqliteStore {
         &self,
         document: DocumentId,
     ) -> Result<Option<StoredDocument>, StoreError> {
+        let mut tx = self.begin_snapshot_read().await?;
         let row: Option<DocumentRow> = sqlx::query_as(sql::DOCUMENT_BY_ID)
             .bind(document)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *tx)
             .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let operations: Vec<RawOperation> = sqlx::query_as(sql::OPERATIONS_AFTER)
-            .bind(row.0)
-            .bind(row.5)
-            .fetch_all(&self.reader)
-            .await?;
-        document_from_rows(row, operations).map(Some)
+        let document = with_log(&mut tx, row).await?;
+        tx.commit().await?;
+        Ok(document)
     }
 
     pub async fn advance_snapshot(
@@ -455,4 +452,21 @@ impl SqliteStore {
             .await?;
         Ok(result.rows_affected())
     }
+}
+
+/// The document a snapshot row describes, with the log rows after its snapshot, read in
+/// the same transaction as the row.
+async fn with_log(
+    tx: &mut sqlx::Transaction<'static, Sqlite>,
+    row: Option<DocumentRow>,
+) -> Result<Option<StoredDocument>, StoreError> {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let operations: Vec<RawOperation> = sqlx::query_as(sql::OPERATIONS_AFTER)
+        .bind(row.0)
+        .bind(row.5)
+        .fetch_all(&mut **tx)
+        .await?;
+    document_from_rows(row, operations).map(Some)
 }
