@@ -171,15 +171,7 @@ async fn secrets_are_required_and_refusals_reveal_nothing() {
             204,
             "{kind}"
         );
-        let metrics = relay
-            .http
-            .get(relay.url("/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let metrics = relay.metrics().await;
         assert!(
             metrics.contains("pairprog_forbidden_total 15"),
             "{kind}: every refusal is counted:\n{metrics}"

@@ -135,15 +135,7 @@ async fn rest_shapes_match_the_original_product() {
             .await
             .expect("liveness");
         assert_eq!(live.status(), 200);
-        let metrics = relay
-            .http
-            .get(relay.url("/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let metrics = relay.metrics().await;
         assert!(metrics.contains("pairprog_commit_duration_seconds_bucket"));
         let openapi: serde_json::Value = relay
             .http

@@ -31,15 +31,7 @@ async fn a_peer_that_stops_reading_is_dropped_and_the_room_goes_on() {
             .await;
         let rev = typist.docs["big.txt"].ot.revision() + 1;
         typist.settle("big.txt", rev).await;
-        let metrics = relay
-            .http
-            .get(relay.url("/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let metrics = relay.metrics().await;
         if metrics.contains("pairprog_slow_peers_dropped_total 1") {
             dropped = true;
             break;

@@ -8,18 +8,6 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-async fn metrics(relay: &TestRelay) -> String {
-    relay
-        .http
-        .get(relay.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text")
-}
-
 /// The status a WebSocket upgrade got (101 when it succeeded), with an optional Origin.
 async fn upgrade_status(url: &str, origin: Option<&str>) -> u16 {
     let mut request = url.into_client_request().expect("request");
@@ -57,7 +45,8 @@ async fn room_creation_is_rate_limited_per_address() {
     assert!((1..=20).contains(&retry_after), "{retry_after}");
     let body: Value = refused.json().await.expect("json");
     assert_eq!(body["error"]["code"], "rate_limited");
-    assert!(metrics(&relay)
+    assert!(relay
+        .metrics()
         .await
         .contains("pairprog_rate_limited_room_creates_total 1"));
     // Reading is not limited.
@@ -81,7 +70,8 @@ async fn websocket_connects_are_rate_limited_per_address() {
     let _a = TestClient::join(&relay.ws_url(&room), "a", None).await;
     let _b = TestClient::join(&relay.ws_url(&room), "b", None).await;
     assert_eq!(upgrade_status(&relay.ws_url(&room), None).await, 429);
-    assert!(metrics(&relay)
+    assert!(relay
+        .metrics()
         .await
         .contains("pairprog_rate_limited_connects_total 1"));
     relay.stop().await;
@@ -101,7 +91,7 @@ async fn connections_are_capped_per_room_and_in_total() {
     assert_eq!(upgrade_status(&relay.ws_url(&first), None).await, 503);
     let c = TestClient::join(&relay.ws_url(&second), "c", None).await;
     assert_eq!(upgrade_status(&relay.ws_url(&second), None).await, 503);
-    let text = metrics(&relay).await;
+    let text = relay.metrics().await;
     assert!(
         text.contains("pairprog_room_full_refused_total 1"),
         "{text}"
@@ -114,7 +104,7 @@ async fn connections_are_capped_per_room_and_in_total() {
     drop(c);
     let mut freed = false;
     for _ in 0..200 {
-        if metrics(&relay).await.contains("pairprog_connections 2") {
+        if relay.metrics().await.contains("pairprog_connections 2") {
             freed = true;
             break;
         }
@@ -155,7 +145,8 @@ async fn only_allowed_origins_pass_and_requests_without_one_do() {
     assert_eq!(upgrade_status(&ws, Some("https://evil.example")).await, 403);
     assert_eq!(upgrade_status(&ws, Some("https://app.example")).await, 101);
     assert_eq!(upgrade_status(&ws, None).await, 101);
-    assert!(metrics(&relay)
+    assert!(relay
+        .metrics()
         .await
         .contains("pairprog_origin_refused_total 2"));
     relay.stop().await;

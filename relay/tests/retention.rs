@@ -15,18 +15,6 @@ use pairprog_relay::{Config, Relay};
 
 const MINUTE_MS: i64 = 60_000;
 
-async fn metrics(relay: &TestRelay) -> String {
-    relay
-        .http
-        .get(relay.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text")
-}
-
 #[tokio::test]
 async fn idle_rooms_are_deleted_and_rooms_in_use_are_kept() {
     for db in common::backends().await {
@@ -64,7 +52,8 @@ async fn idle_rooms_are_deleted_and_rooms_in_use_are_kept() {
             "{kind}: the room in use stays"
         );
         assert!(
-            metrics(&relay)
+            relay
+                .metrics()
                 .await
                 .contains("pairprog_rooms_expired_total 1"),
             "{kind}"
@@ -192,7 +181,7 @@ async fn old_history_folds_into_the_snapshot_and_every_reader_sees_the_same_text
         assert_eq!(body["revision"], 6, "{kind}");
         other.shutdown().await;
 
-        let text = metrics(&relay).await;
+        let text = relay.metrics().await;
         assert!(
             text.contains("pairprog_operations_compacted_total 5"),
             "{kind}: {text}"

@@ -46,6 +46,18 @@ impl TestRelay {
         format!("http://{}{path}", self.addr())
     }
 
+    /// The relay's `/metrics` page (Prometheus text).
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     pub fn ws_url(&self, room: &str) -> String {
         format!("ws://{}/ws/{room}", self.addr())
     }
