@@ -5,7 +5,9 @@
 //! - [`OtClient`] and [`Sequencer`]: the two halves of server-sequenced OT.
 //! - [`position`]: LSP positions (UTF-8 / UTF-16 / UTF-32) to and from char offsets.
 //! - [`messages`]: the WebSocket protocol between clients and the relay.
+//! - [`bus`]: what relays sharing one database tell each other (Postgres `NOTIFY`).
 
+pub mod bus;
 mod client;
 mod diff;
 pub mod editor;
@@ -20,4 +22,4 @@ pub use client::{ClientStateError, OtClient};
 pub use error::OperationError;
 pub use operation::{Bias, Component, Operation};
 pub use position::{Position, PositionEncoding, Range};
-pub use sequencer::{SequenceError, Sequencer};
+pub use sequencer::{Checkpoint, SequenceError, Sequencer};

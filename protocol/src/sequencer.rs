@@ -21,6 +21,22 @@ pub struct Sequencer {
     history_limit: usize,
 }
 
+/// The state a [`Sequencer`] can go back to: its text (a rope clone shares the tree, so
+/// this costs O(1)) and revision. Several relays may commit to one document, so an
+/// operation sequenced in memory can lose its revision to another relay in the database;
+/// the owner then restores the checkpoint, takes in what it missed, and sequences again.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    text: Rope,
+    revision: u64,
+}
+
+impl Checkpoint {
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+}
+
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SequenceError {
     #[error("base revision {base} is ahead of the document's revision {current}")]
@@ -103,6 +119,35 @@ impl Sequencer {
         }
         self.revision += 1;
         Ok(self.revision)
+    }
+
+    /// Where [`Self::restore`] can come back to.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            text: self.text.clone(),
+            revision: self.revision,
+        }
+    }
+
+    /// Undoes every commit made since `checkpoint` was taken. A checkpoint from a later
+    /// revision than the current one, or from another document, is a caller bug; it is
+    /// refused (returns false) and changes nothing.
+    pub fn restore(&mut self, checkpoint: Checkpoint) -> bool {
+        if checkpoint.revision > self.revision {
+            return false;
+        }
+        let undone = (self.revision - checkpoint.revision) as usize;
+        if undone <= self.history.len() {
+            self.history.truncate(self.history.len() - undone);
+        } else {
+            // The history limit is smaller than what is undone: nothing kept in memory
+            // is older than the checkpoint any more.
+            self.history.clear();
+            self.history_start = checkpoint.revision;
+        }
+        self.text = checkpoint.text;
+        self.revision = checkpoint.revision;
+        true
     }
 
     /// [`Self::rebase`] then [`Self::commit`]: returns the operation as sequenced and its

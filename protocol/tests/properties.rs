@@ -3,7 +3,7 @@
 mod common;
 
 use common::model_apply;
-use pairprog_protocol::{Bias, Operation};
+use pairprog_protocol::{Bias, Operation, Sequencer};
 use proptest::prelude::*;
 use ropey::Rope;
 
@@ -179,6 +179,39 @@ proptest! {
     fn json_round_trips((_, op) in doc_and_op()) {
         let json = serde_json::to_string(&op).unwrap();
         prop_assert_eq!(serde_json::from_str::<Operation>(&json).unwrap(), op);
+    }
+
+    /// A relay that loses a revision race undoes what it sequenced in memory: after a
+    /// restore the sequencer must be exactly the one that never saw the undone commits.
+    #[test]
+    fn restore_undoes_commits_as_if_they_never_happened(
+        (doc, a, b) in doc_and_two_sequential_ops(),
+        late in text(),
+        limit in 1usize..4,
+    ) {
+        let mut seq = Sequencer::new(Rope::from_str(&doc), 0, limit);
+        seq.commit(a.clone()).unwrap();
+        let checkpoint = seq.checkpoint();
+        seq.commit(b.clone()).unwrap();
+        seq.commit(Operation::splice(b.target_len(), 0, 0, "x").unwrap()).unwrap();
+        prop_assert!(seq.restore(checkpoint));
+        let mut fresh = Sequencer::new(Rope::from_str(&doc), 0, limit);
+        fresh.commit(a.clone()).unwrap();
+        prop_assert_eq!(seq.text().to_string(), apply(&doc, &a));
+        prop_assert_eq!(seq.revision(), 1);
+        // An operation made against the original text rebases as on the fresh one, or
+        // is refused as too old when the undone commits pushed it out of memory.
+        let concurrent = Operation::splice(doc.chars().count(), 0, 0, &late).unwrap();
+        match (seq.rebase(&concurrent, 0), fresh.rebase(&concurrent, 0)) {
+            (Ok(x), Ok(y)) => prop_assert_eq!(x, y),
+            (Err(_), _) => prop_assert!(limit < 3, "history was cleared only when it overflowed"),
+            (Ok(_), Err(e)) => prop_assert!(false, "fresh refused: {e}"),
+        }
+        // A checkpoint from the future is refused and changes nothing.
+        let mut ahead = seq.clone();
+        ahead.commit(Operation::splice(seq.text().len_chars(), 0, 0, "y").unwrap()).unwrap();
+        prop_assert!(!seq.restore(ahead.checkpoint()));
+        prop_assert_eq!(seq.revision(), 1);
     }
 
     #[test]
