@@ -123,6 +123,12 @@ pub struct Config {
     /// --history-ttl.
     #[arg(long, env = "PAIRPROG_RETENTION_INTERVAL", default_value = "1h", value_parser = parse_duration)]
     pub retention_interval: Duration,
+
+    /// With PostgreSQL, several relays may share the database. Each says it is alive this
+    /// often (such as 2s), and takes another for dead, dropping its participants from
+    /// the rooms, after five of these intervals without word from it.
+    #[arg(long, env = "PAIRPROG_PEER_HEARTBEAT", default_value = "2s", value_parser = parse_duration)]
+    pub peer_heartbeat: Duration,
 }
 
 impl Config {

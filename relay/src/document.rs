@@ -6,12 +6,19 @@
 //! transaction with every other operation that queued meanwhile (group commit), and only
 //! then acknowledge it to its sender and broadcast it to the other subscribers. If the
 //! commit fails, nobody hears of the batch and the document reloads from the store.
+//!
+//! Other relays may share the database (`cluster`). Their operations arrive as
+//! [`DocCommand::Replicated`] and are applied and broadcast like our own. When another
+//! relay committed a revision first, our insert fails as a conflict: the owner restores
+//! the state it had before the batch, reads what it missed from the log, and sequences
+//! the batch again on top.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pairprog_protocol::bus::{BusMessage, BusOp};
 use pairprog_protocol::messages::{
     CursorInfo, DocumentInfo, ErrorCode, HistoryEntry, Selection, ServerMessage,
 };
@@ -19,9 +26,10 @@ use pairprog_protocol::{Bias, Component, Operation, SequenceError, Sequencer};
 use ropey::Rope;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::room::{frame, Member, Room};
+use crate::committer::CommitError;
+use crate::room::{frame, KickReason, Member, Room};
 use crate::state::SharedState;
-use crate::store::{DocumentId, LoggedOperation, StoreError};
+use crate::store::{AppendBatch, DocumentId, LoggedOperation, StoreError};
 
 /// Commands queued for one document before senders are told it is busy.
 const QUEUE: usize = 4096;
@@ -33,6 +41,11 @@ const HISTORY: usize = 10_000;
 const MAX_CATCH_UP: u64 = 5_000;
 /// How long an owner whose document does not exist lingers.
 const ABSENT_LINGER: Duration = Duration::from_millis(100);
+/// Times one batch may lose the race for its revisions to other relays before its
+/// senders are told to resend.
+const MAX_RACES: usize = 64;
+/// Log rows read per query while catching up.
+const CATCH_UP_PAGE: u32 = 1000;
 
 pub struct SubmitCommand {
     pub participant_id: String,
@@ -63,6 +76,32 @@ pub enum DocCommand {
     Read {
         reply: oneshot::Sender<Result<DocView, ReadError>>,
     },
+    /// Operations another relay committed.
+    Replicated {
+        document: DocumentId,
+        ops: Replicated,
+    },
+    /// Read whatever the log holds beyond our revision (notifications may have been lost).
+    CatchUp,
+    /// A cursor of a participant connected to another relay.
+    RemoteCursor(CursorInfo),
+}
+
+/// What another relay announced it committed.
+pub enum Replicated {
+    /// The operations themselves, in revision order.
+    Ops(Vec<BusOp>),
+    /// Only that revisions up to `last` exist: too large for a notification.
+    InLog { last: u64 },
+}
+
+/// One committed operation, ours or another relay's, as subscribers hear of it.
+struct Committed<'a> {
+    revision: u64,
+    op: &'a Operation,
+    participant_id: &'a str,
+    client_id: &'a str,
+    seq: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -225,6 +264,13 @@ impl Owner {
                 DocCommand::Read { reply } => {
                     let _ = reply.send(self.read());
                 }
+                DocCommand::Replicated { document, ops } => self.replicated(document, ops).await,
+                DocCommand::CatchUp => {
+                    if let Err(e) = self.catch_up().await {
+                        self.lost_track(e).await;
+                    }
+                }
+                DocCommand::RemoteCursor(cursor) => self.remote_cursor(cursor),
             }
         }
         self.snapshot_if_behind(0).await;
@@ -343,15 +389,23 @@ impl Owner {
         }
         let doc = self.load().await.map_err(storage)?;
         if let Some(doc) = &doc {
-            self.room.broadcast(
-                &ServerMessage::DocumentAdded(DocumentInfo {
-                    path: self.path.clone(),
-                    language: doc.language.clone(),
-                    revision: doc.seq.revision(),
-                }),
-                None,
-                state,
-            );
+            let info = DocumentInfo {
+                path: self.path.clone(),
+                language: doc.language.clone(),
+                revision: doc.seq.revision(),
+            };
+            self.room
+                .broadcast(&ServerMessage::DocumentAdded(info.clone()), None, state);
+            if let Some(cluster) = &state.cluster {
+                cluster.publish(
+                    &BusMessage::DocumentAdded {
+                        relay: cluster.relay_id.clone(),
+                        room: self.room.id.clone(),
+                        document: info,
+                    },
+                    state,
+                );
+            }
         }
         self.set_doc(doc);
         Ok(())
@@ -376,6 +430,11 @@ impl Owner {
                         ),
                     ))
                 }
+            }
+        }
+        if self.behind(revision) {
+            if let Err(e) = self.catch_up().await {
+                self.lost_track(e).await;
             }
         }
         let Some(doc) = &self.doc else {
@@ -433,11 +492,60 @@ impl Owner {
         Ok(())
     }
 
+    /// Ends a local subscription, or forgets a remote participant who left.
     fn unsubscribe(&mut self, participant_id: &str) {
-        self.subscribers.remove(participant_id);
+        let local = self.subscribers.remove(participant_id).is_some();
         if self.cursors.remove(participant_id).is_some() {
             self.broadcast_presence(participant_id, Vec::new());
+            if local {
+                self.publish_cursor(participant_id, Vec::new());
+            }
         }
+    }
+
+    /// Tells the other relays where a local participant's cursor is.
+    fn publish_cursor(&self, participant_id: &str, selections: Vec<Selection>) {
+        if let Some(cluster) = &self.state.cluster {
+            cluster.publish(
+                &BusMessage::Cursor {
+                    relay: cluster.relay_id.clone(),
+                    room: self.room.id.clone(),
+                    cursor: CursorInfo {
+                        participant_id: participant_id.to_owned(),
+                        path: self.path.clone(),
+                        selections,
+                    },
+                },
+                &self.state,
+            );
+        }
+    }
+
+    /// A cursor from another relay: kept like a local one (so it moves with edits and
+    /// new subscribers see it) and shown to the local subscribers.
+    fn remote_cursor(&mut self, cursor: CursorInfo) {
+        let Some(doc) = &self.doc else { return };
+        if self.subscribers.contains_key(&cursor.participant_id) {
+            return;
+        }
+        let mut selections = cursor.selections;
+        if selections.is_empty() {
+            if self.cursors.remove(&cursor.participant_id).is_some() {
+                self.broadcast_presence(&cursor.participant_id, Vec::new());
+            }
+            return;
+        }
+        // The offsets are in the text the other relay held; ours may differ by the
+        // operations still in flight between us, so clamp what does not fit.
+        let len = doc.seq.text().len_chars() as u64;
+        for s in &mut selections {
+            s.anchor = s.anchor.min(len);
+            s.head = s.head.min(len);
+        }
+        selections.truncate(64);
+        self.cursors
+            .insert(cursor.participant_id.clone(), selections.clone());
+        self.broadcast_presence(&cursor.participant_id, selections);
     }
 
     fn set_cursor(&mut self, participant_id: String, mut selections: Vec<Selection>) {
@@ -454,7 +562,8 @@ impl Owner {
         selections.truncate(64);
         self.cursors
             .insert(participant_id.clone(), selections.clone());
-        self.broadcast_presence(&participant_id, selections);
+        self.broadcast_presence(&participant_id, selections.clone());
+        self.publish_cursor(&participant_id, selections);
     }
 
     fn broadcast_presence(&self, participant_id: &str, selections: Vec<Selection>) {
@@ -571,12 +680,109 @@ impl Owner {
                 client_seq: submit.seq,
                 operation: rebased,
                 committed_at_ms: now_ms(),
+                participant_id: submit.participant_id.clone(),
             },
         })
     }
 
-    async fn commit_batch(&mut self, batch: Vec<SubmitCommand>) {
+    /// Sequences and commits a batch. When other relays committed some of its revisions
+    /// first, restores the state from before the batch, catches up and tries again.
+    async fn commit_batch(&mut self, mut batch: Vec<SubmitCommand>) {
+        let newest_base = batch.iter().map(|s| s.base).max();
+        if self.behind(newest_base) {
+            if let Err(e) = self.catch_up().await {
+                self.lost_track(e).await;
+            }
+        }
+        for race in 0.. {
+            let Some((accepted, kept, undo)) = self.sequence(batch).await else {
+                return;
+            };
+            let Some(doc) = &self.doc else { return };
+            let logged: Vec<LoggedOperation> = accepted.iter().map(|a| a.logged.clone()).collect();
+            let notice = self.notice(doc.id, &accepted);
+            let started = Instant::now();
+            let result = self
+                .state
+                .committer
+                .commit(AppendBatch {
+                    document: doc.id,
+                    ops: logged,
+                    notice,
+                })
+                .await;
+            match result {
+                Ok(()) => {
+                    self.state
+                        .metrics
+                        .record_commit(accepted.len(), started.elapsed());
+                    for a in &accepted {
+                        self.announce(&Committed {
+                            revision: a.logged.revision,
+                            op: &a.logged.operation,
+                            participant_id: &a.participant_id,
+                            client_id: &a.logged.client_id,
+                            seq: a.seq,
+                        });
+                    }
+                    self.snapshot_if_behind(self.state.config.snapshot_every)
+                        .await;
+                    return;
+                }
+                Err(CommitError::Store(e)) if e.is_conflict() && race < MAX_RACES => {
+                    // Another relay took some of these revisions. Nobody heard of ours
+                    // yet: undo them, take in what was committed, and sequence again.
+                    self.state
+                        .metrics
+                        .revision_races
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.undo(undo);
+                    if let Err(e) = self.catch_up().await {
+                        self.fail_batch(&accepted, &e.to_string());
+                        self.lost_track(e).await;
+                        return;
+                    }
+                    batch = kept;
+                }
+                Err(e) => {
+                    tracing::error!(room = %self.room.id, path = %self.path, error = %e, "commit failed; reloading the document");
+                    self.fail_batch(&accepted, &e.to_string());
+                    match self.load().await {
+                        Ok(doc) => self.doc = doc,
+                        Err(e) => {
+                            tracing::error!(error = %e, "reload failed; unloading the document");
+                            self.doc = None;
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Checks and applies a batch in memory: resends are acknowledged, refusals answered.
+    /// Returns what was accepted, the commands behind it (to sequence again after a lost
+    /// race), and what undoes it; `None` when nothing is left to commit.
+    async fn sequence(
+        &mut self,
+        batch: Vec<SubmitCommand>,
+    ) -> Option<(Vec<Accepted>, Vec<SubmitCommand>, Undo)> {
+        let Some(doc) = &self.doc else {
+            for submit in &batch {
+                self.reply_error(
+                    submit,
+                    ProtoError::new(ErrorCode::UnknownDocument, "the document does not exist"),
+                );
+            }
+            return None;
+        };
+        let checkpoint = doc.seq.checkpoint();
+        let mut undo = Undo {
+            checkpoint,
+            clients: Vec::new(),
+        };
         let mut accepted = Vec::with_capacity(batch.len());
+        let mut kept = Vec::with_capacity(batch.len());
         for submit in batch {
             let Some(author) = self
                 .subscribers
@@ -604,80 +810,230 @@ impl Owner {
                     continue;
                 }
             }
+            let previous = self
+                .doc
+                .as_ref()
+                .and_then(|d| d.clients.get(&submit.client_id).copied());
             match self.accept(&submit, &author) {
-                Ok(a) => accepted.push(a),
+                Ok(a) => {
+                    undo.clients.push((submit.client_id.clone(), previous));
+                    accepted.push(a);
+                    kept.push(submit);
+                }
                 Err(e) => self.reply_error(&submit, e),
             }
         }
-        let Some(doc) = &self.doc else { return };
-        if accepted.is_empty() {
-            return;
+        (!accepted.is_empty()).then_some((accepted, kept, undo))
+    }
+
+    /// Takes back a batch sequenced in memory and never committed.
+    fn undo(&mut self, undo: Undo) {
+        let Some(doc) = &mut self.doc else { return };
+        doc.seq.restore(undo.checkpoint);
+        for (client, previous) in undo.clients.into_iter().rev() {
+            match previous {
+                Some(last) => doc.clients.insert(client, last),
+                None => doc.clients.remove(&client),
+            };
         }
-        let logged: Vec<LoggedOperation> = accepted.iter().map(|a| a.logged.clone()).collect();
-        let started = Instant::now();
-        if let Err(e) = self.state.committer.commit(doc.id, logged).await {
-            tracing::error!(room = %self.room.id, path = %self.path, error = %e, "commit failed; reloading the document");
-            let error = ProtoError::new(
-                ErrorCode::Unavailable,
-                format!("the relay could not store the operation ({e}); resend it"),
-            );
-            for a in &accepted {
-                self.reply(
-                    &a.participant_id,
-                    &error.to_message(Some(&self.path), Some(a.seq)),
-                );
-            }
-            match self.load().await {
-                Ok(doc) => self.doc = doc,
-                Err(e) => {
-                    tracing::error!(error = %e, "reload failed; unloading the document");
-                    self.doc = None;
-                }
-            }
-            return;
-        }
-        self.state
-            .metrics
-            .record_commit(accepted.len(), started.elapsed());
+    }
+
+    fn fail_batch(&self, accepted: &[Accepted], why: &str) {
+        let error = ProtoError::new(
+            ErrorCode::Unavailable,
+            format!("the relay could not store the operation ({why}); resend it"),
+        );
         for a in accepted {
-            // The author is recognised by client id, not connection: after a reconnect
-            // the same client may be subscribed through a new connection, and must get
-            // the ack (not a "remote" copy of its own operation).
-            let ack = frame(&ServerMessage::Ack {
-                path: self.path.clone(),
-                revision: a.logged.revision,
-                seq: a.seq,
-            });
-            let remote = frame(&ServerMessage::Remote {
-                path: self.path.clone(),
+            self.reply(
+                &a.participant_id,
+                &error.to_message(Some(&self.path), Some(a.seq)),
+            );
+        }
+    }
+
+    /// The notification announcing `accepted` to the other relays, if there are any.
+    fn notice(&self, document: DocumentId, accepted: &[Accepted]) -> Option<String> {
+        let cluster = self.state.cluster.as_ref()?;
+        let ops = accepted
+            .iter()
+            .map(|a| BusOp {
                 revision: a.logged.revision,
                 op: a.logged.operation.clone(),
-                author: a.participant_id.clone(),
+                participant_id: a.participant_id.clone(),
+                client_id: a.logged.client_id.clone(),
+                seq: a.seq,
+            })
+            .collect();
+        BusMessage::for_committed(&cluster.relay_id, &self.room.id, &self.path, document, ops)
+    }
+
+    /// Tells every subscriber about a committed operation (its author by client id gets
+    /// the ack, everyone else the operation) and moves the cursors over it.
+    fn announce(&mut self, c: &Committed<'_>) {
+        // The author is recognised by client id, not connection: after a reconnect the
+        // same client may be subscribed through a new connection (even through another
+        // relay than the one that committed it), and must get the ack, not a "remote"
+        // copy of its own operation.
+        let ack = frame(&ServerMessage::Ack {
+            path: self.path.clone(),
+            revision: c.revision,
+            seq: c.seq,
+        });
+        let remote = frame(&ServerMessage::Remote {
+            path: self.path.clone(),
+            revision: c.revision,
+            op: c.op.clone(),
+            author: c.participant_id.to_owned(),
+        });
+        for member in self.subscribers.values() {
+            if member.client_id == c.client_id {
+                member.send(ack.clone(), &self.state);
+            } else {
+                member.send(remote.clone(), &self.state);
+            }
+        }
+        for (id, selections) in self.cursors.iter_mut() {
+            let bias = if *id == c.participant_id {
+                Bias::After
+            } else {
+                Bias::Before
+            };
+            for s in selections.iter_mut() {
+                s.anchor = transform_u64(c.op, s.anchor, bias);
+                s.head = transform_u64(c.op, s.head, bias);
+            }
+        }
+    }
+
+    /// Applies one operation committed to the store (by any relay) that follows the
+    /// current revision; one already applied is skipped. A gap is an error.
+    fn apply_committed(&mut self, c: &Committed<'_>) -> Result<(), StoreError> {
+        let Some(doc) = &mut self.doc else {
+            return Ok(());
+        };
+        let current = doc.seq.revision();
+        if c.revision <= current {
+            return Ok(());
+        }
+        if c.revision != current + 1 {
+            return Err(StoreError::Corrupt {
+                revision: c.revision,
+                message: format!("expected revision {} after {current}", current + 1),
             });
-            for member in self.subscribers.values() {
-                if member.client_id == a.logged.client_id {
-                    member.send(ack.clone(), &self.state);
-                } else {
-                    member.send(remote.clone(), &self.state);
-                }
+        }
+        doc.seq
+            .commit(c.op.clone())
+            .map_err(|e| StoreError::Corrupt {
+                revision: c.revision,
+                message: e.to_string(),
+            })?;
+        doc.clients
+            .insert(c.client_id.to_owned(), (c.seq, c.revision));
+        self.announce(c);
+        Ok(())
+    }
+
+    /// Operations another relay announced. Those we have are skipped; after a gap (a
+    /// lost or reordered notification) the log fills it.
+    async fn replicated(&mut self, document: DocumentId, ops: Replicated) {
+        if self.doc.is_none() {
+            // Created by another relay after this owner found nothing: load it now.
+            match self.load().await {
+                Ok(doc) => self.set_doc(doc),
+                Err(e) => return tracing::warn!(error = %e, "cannot load a replicated document"),
             }
-            for (id, selections) in self.cursors.iter_mut() {
-                let bias = if *id == a.participant_id {
-                    Bias::After
-                } else {
-                    Bias::Before
-                };
-                for s in selections.iter_mut() {
-                    s.anchor = transform_u64(&a.logged.operation, s.anchor, bias);
-                    s.head = transform_u64(&a.logged.operation, s.head, bias);
+        }
+        let Some(doc) = &self.doc else { return };
+        if doc.id != document {
+            return;
+        }
+        let current = doc.seq.revision();
+        let result = match ops {
+            Replicated::InLog { last } if last <= current => Ok(()),
+            Replicated::InLog { .. } => self.catch_up().await,
+            Replicated::Ops(ops) => {
+                let mut result = Ok(());
+                for op in &ops {
+                    let current = self.doc.as_ref().map_or(0, |d| d.seq.revision());
+                    if op.revision > current + 1 {
+                        result = self.catch_up().await;
+                        break;
+                    }
+                    result = self.apply_committed(&Committed {
+                        revision: op.revision,
+                        op: &op.op,
+                        participant_id: &op.participant_id,
+                        client_id: &op.client_id,
+                        seq: op.seq,
+                    });
+                    if result.is_err() {
+                        break;
+                    }
                 }
+                result
             }
+        };
+        if let Err(e) = result {
+            self.lost_track(e).await;
         }
         self.snapshot_if_behind(self.state.config.snapshot_every)
             .await;
     }
 
+    /// Whether a client speaks of a revision this relay has not seen: another relay
+    /// committed it and its notification is still on the way. The log has it already.
+    fn behind(&self, revision: Option<u64>) -> bool {
+        match (&self.doc, revision, &self.state.cluster) {
+            (Some(doc), Some(revision), Some(_)) => revision > doc.seq.revision(),
+            _ => false,
+        }
+    }
+
+    /// Reads and applies every operation the log holds beyond our revision.
+    async fn catch_up(&mut self) -> Result<(), StoreError> {
+        self.state.metrics.catch_ups.fetch_add(1, Ordering::Relaxed);
+        loop {
+            let Some(doc) = &self.doc else { return Ok(()) };
+            let page = self
+                .state
+                .store
+                .operations_since(doc.id, doc.seq.revision(), CATCH_UP_PAGE)
+                .await?;
+            let full = page.len() == CATCH_UP_PAGE as usize;
+            for logged in &page {
+                self.apply_committed(&Committed {
+                    revision: logged.revision,
+                    op: &logged.operation,
+                    participant_id: &logged.participant_id,
+                    client_id: &logged.client_id,
+                    seq: logged.client_seq,
+                })?;
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The log no longer continues from our revision (the retention job compacted what
+    /// we missed) or cannot be read: reload, and have the subscribers reconnect, since
+    /// they cannot be told what changed one operation at a time.
+    async fn lost_track(&mut self, why: StoreError) {
+        tracing::warn!(room = %self.room.id, path = %self.path, error = %why, "lost track of the document; reloading it");
+        match self.load().await {
+            Ok(doc) => self.doc = doc,
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed; unloading the document");
+                self.doc = None;
+            }
+        }
+        for member in self.subscribers.values() {
+            member.kick.kick(KickReason::Resync);
+        }
+    }
+
     /// Writes a snapshot when more than `threshold` operations followed the last one.
+    /// Only forward: another relay may have written a later one.
     async fn snapshot_if_behind(&mut self, threshold: u64) {
         let Some(doc) = &mut self.doc else { return };
         let behind = doc.seq.revision() - doc.snapshot_revision;
@@ -688,15 +1044,22 @@ impl Owner {
         match self
             .state
             .store
-            .write_snapshot(doc.id, &text, doc.seq.revision())
+            .advance_snapshot(doc.id, &text, doc.seq.revision())
             .await
         {
-            Ok(()) => doc.snapshot_revision = doc.seq.revision(),
+            Ok(_) => doc.snapshot_revision = doc.seq.revision(),
             Err(e) => {
                 tracing::warn!(error = %e, "snapshot failed; the log still has every operation")
             }
         }
     }
+}
+
+/// What takes back a batch sequenced in memory: the sequencer's state before it, and
+/// each client's previous last (seq, revision), in the order they were changed.
+struct Undo {
+    checkpoint: pairprog_protocol::Checkpoint,
+    clients: Vec<(String, Option<(u64, u64)>)>,
 }
 
 fn transform_u64(op: &Operation, offset: u64, bias: Bias) -> u64 {

@@ -9,6 +9,7 @@ pub mod access;
 pub mod api_error;
 pub mod app;
 pub mod autocomplete;
+pub mod cluster;
 pub mod committer;
 pub mod config;
 pub mod document;
@@ -54,6 +55,8 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     #[error("cannot open the database: {0}")]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -79,20 +82,34 @@ impl Relay {
             source,
         })?;
         let config_listen = config.listen;
+        // With Postgres, other relays may share the database: listen to them before
+        // anything is loaded.
+        let (cluster, bus) = match &store {
+            Store::Postgres(pg) => {
+                let (cluster, bus) =
+                    cluster::Cluster::connect(pg.pool().clone(), config.peer_heartbeat).await?;
+                (Some(Arc::new(cluster)), Some(bus))
+            }
+            Store::Sqlite(_) => (None, None),
+        };
         let committer = committer::Committer::start(store.clone());
         let state = Arc::new(AppState {
             config,
             store,
             committer,
             rooms: Default::default(),
+            cluster,
             metrics: Default::default(),
             shutdown: CancellationToken::new(),
             owners: TaskTracker::new(),
         });
         // Peer addresses reach handlers (per-IP rate limits) as `ConnectInfo`.
         let app = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        // Ends by itself when the relay shuts down.
+        // These end by themselves when the relay shuts down.
         retention::spawn(state.clone());
+        if let (Some(cluster), Some(bus)) = (&state.cluster, bus) {
+            cluster::spawn(state.clone(), cluster.clone(), bus);
+        }
         let token = state.shutdown.clone();
         // Keystroke messages are tiny: without TCP_NODELAY, Nagle's algorithm holds each
         // one back until the previous is acknowledged, adding up to 40 ms per edit.
@@ -126,7 +143,8 @@ impl Relay {
                 })
             }
         };
-        tracing::info!(%addr, tls, database = state.store.backend(), "pairprog-relay listening");
+        let relay_id = state.cluster.as_ref().map(|c| c.relay_id.as_str());
+        tracing::info!(%addr, tls, database = state.store.backend(), relay_id, "pairprog-relay listening");
         Ok(Relay {
             addr,
             state,
@@ -151,6 +169,9 @@ impl Relay {
             .is_err()
         {
             tracing::warn!("document owners did not finish within {DRAIN_TIMEOUT:?}");
+        }
+        if let Some(cluster) = &self.state.cluster {
+            cluster.depart().await;
         }
         match tokio::time::timeout(DRAIN_TIMEOUT, self.server).await {
             Ok(Ok(Ok(()))) => {}

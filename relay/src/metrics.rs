@@ -40,6 +40,17 @@ pub struct Metrics {
     pub snapshots_compacted: AtomicU64,
     /// Completed runs of the retention job.
     pub retention_runs: AtomicU64,
+    /// Messages received from other relays sharing the database.
+    pub bus_received: AtomicU64,
+    /// Messages for other relays not sent (queue full or database error), and received
+    /// messages that could not be read.
+    pub bus_dropped: AtomicU64,
+    /// Batches whose revisions another relay committed first, caught up and retried.
+    pub revision_races: AtomicU64,
+    /// Times a document read operations it had missed from the log.
+    pub catch_ups: AtomicU64,
+    /// Participants of relays that stopped answering, removed by this relay.
+    pub peers_expired: AtomicU64,
     commit_buckets: [AtomicU64; COMMIT_BUCKETS.len()],
     commit_seconds_sum_micros: AtomicU64,
 }
@@ -105,7 +116,7 @@ impl Metrics {
             "Connections dropped because their outgoing queue was full.",
             self.slow_peers_dropped.load(Relaxed),
         );
-        let counters: [(&str, &str, &AtomicU64); 11] = [
+        let counters: [(&str, &str, &AtomicU64); 16] = [
             (
                 "pairprog_forbidden_total",
                 "Requests and connections refused for a wrong or missing room secret.",
@@ -160,6 +171,31 @@ impl Metrics {
                 "pairprog_retention_runs_total",
                 "Completed runs of the retention job.",
                 &self.retention_runs,
+            ),
+            (
+                "pairprog_bus_received_total",
+                "Messages received from other relays sharing the database.",
+                &self.bus_received,
+            ),
+            (
+                "pairprog_bus_dropped_total",
+                "Messages to other relays not sent, and received ones that could not be read.",
+                &self.bus_dropped,
+            ),
+            (
+                "pairprog_revision_races_total",
+                "Batches whose revisions another relay committed first, caught up and retried.",
+                &self.revision_races,
+            ),
+            (
+                "pairprog_catch_ups_total",
+                "Times a document read operations it had missed from the log.",
+                &self.catch_ups,
+            ),
+            (
+                "pairprog_peers_expired_total",
+                "Participants of relays that stopped answering, removed from their rooms.",
+                &self.peers_expired,
             ),
         ];
         for (name, help, value) in counters {

@@ -334,6 +334,13 @@ pub async fn get_room(
         .await
         .map_err(ApiError::unavailable)?;
     let room = state.rooms.get_or_create(&room_id, &state);
+    if let Some(cluster) = &state.cluster {
+        // Count the participants connected to other relays too.
+        if let Err(e) = cluster.load_roster(&room, &state).await {
+            state.rooms.release_if_idle(&room_id, &state);
+            return Err(ApiError::unavailable(e));
+        }
+    }
     let participants = room.participants();
     let (code, language) = match documents.first() {
         Some(first) => {
@@ -460,7 +467,18 @@ pub async fn delete_room(
         room.delete();
     }
     match state.store.delete_room(&room_id).await {
-        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(true) => {
+            if let Some(cluster) = &state.cluster {
+                cluster.publish(
+                    &pairprog_protocol::bus::BusMessage::RoomDeleted {
+                        relay: cluster.relay_id.clone(),
+                        room: room_id,
+                    },
+                    &state,
+                );
+            }
+            Ok(StatusCode::NO_CONTENT)
+        }
         Ok(false) => Err(ApiError::room_not_found()),
         Err(e) => Err(ApiError::unavailable(e)),
     }

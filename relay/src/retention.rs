@@ -70,6 +70,14 @@ pub async fn run_once(state: &SharedState, now_ms: i64) -> Result<Report, StoreE
     let mut report = Report::default();
     let config = &state.config;
     if let Some(cutoff) = cutoff(now_ms, config.room_ttl) {
+        // Other relays sharing the database judge idleness by the stored time alone, and
+        // a long-lived connection writes it only when it starts and ends: refresh it for
+        // every room with someone connected here, before anyone looks.
+        for room in state.rooms.all() {
+            if room.member_count() > 0 {
+                state.store.touch_room(&room.id, now_ms).await?;
+            }
+        }
         report.rooms_deleted = expire_rooms(state, cutoff).await?;
     }
     if let Some(cutoff) = cutoff(now_ms, config.history_ttl) {

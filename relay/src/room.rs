@@ -5,7 +5,7 @@
 //! itself lives in the document's owner task (see `document.rs`), never here.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
@@ -30,27 +30,42 @@ pub fn frame(msg: &ServerMessage) -> Frame {
     Utf8Bytes::from(serde_json::to_string(msg).expect("server messages serialise"))
 }
 
+/// Why a connection is being closed by the relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KickReason {
+    /// Its outgoing queue overflowed: the peer cannot keep up.
+    Slow,
+    /// The room was deleted.
+    RoomDeleted,
+    /// The relay lost track of a document it had open (another relay's operations it
+    /// could no longer read): reconnecting and reopening resynchronises it.
+    Resync,
+}
+
 /// Tells a connection to close, from whichever task noticed why.
 #[derive(Default)]
 pub struct Kick {
     notify: Notify,
     kicked: AtomicBool,
-    /// Why: `true` when the peer was too slow, `false` when the room went away.
-    slow: AtomicBool,
+    reason: AtomicU8,
 }
 
 impl Kick {
-    pub fn kick(&self, slow: bool) {
-        self.slow.store(slow, Ordering::Relaxed);
+    pub fn kick(&self, reason: KickReason) {
+        self.reason.store(reason as u8, Ordering::Relaxed);
         self.kicked.store(true, Ordering::Release);
         self.notify.notify_one();
     }
 
-    pub async fn kicked(&self) -> bool {
+    pub async fn kicked(&self) -> KickReason {
         if !self.kicked.load(Ordering::Acquire) {
             self.notify.notified().await;
         }
-        self.slow.load(Ordering::Relaxed)
+        match self.reason.load(Ordering::Relaxed) {
+            r if r == KickReason::Slow as u8 => KickReason::Slow,
+            r if r == KickReason::Resync as u8 => KickReason::Resync,
+            _ => KickReason::RoomDeleted,
+        }
     }
 }
 
@@ -75,7 +90,7 @@ impl Member {
                     .slow_peers_dropped
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(participant = %self.participant.id, "outgoing queue full; dropping the connection");
-                self.kick.kick(true);
+                self.kick.kick(KickReason::Slow);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
@@ -91,7 +106,9 @@ pub struct Room {
 #[derive(Default)]
 struct RoomState {
     members: HashMap<String, Member>,
-    /// Join order, so listings are stable.
+    /// Participants connected to other relays sharing the database (`cluster`).
+    remote: HashMap<String, Participant>,
+    /// Join order of local and remote participants, so listings are stable.
     order: Vec<String>,
     documents: HashMap<String, DocSlot>,
     deleted: bool,
@@ -142,12 +159,13 @@ impl Room {
             .members
             .values()
             .map(|m| m.participant.color.as_str())
+            .chain(state.remote.values().map(|p| p.color.as_str()))
             .collect();
         PALETTE
             .iter()
             .find(|c| !used.contains(c))
             .copied()
-            .unwrap_or(PALETTE[state.members.len() % PALETTE.len()])
+            .unwrap_or(PALETTE[used.len() % PALETTE.len()])
             .to_owned()
     }
 
@@ -174,7 +192,7 @@ impl Room {
         member.send(frame(&welcome(participants)), state);
         let joined = frame(&ServerMessage::Joined {
             participant: member.participant.clone(),
-            count: room.members.len() as u32,
+            count: room.count(),
         });
         for (other_id, other) in &room.members {
             if *other_id != id {
@@ -193,12 +211,92 @@ impl Room {
         room.order.retain(|id| id != participant_id);
         let left = frame(&ServerMessage::Left {
             participant_id: participant_id.to_owned(),
-            count: room.members.len() as u32,
+            count: room.count(),
         });
         for other in room.members.values() {
             other.send(left.clone(), state);
         }
         room.members.is_empty() && room.documents.is_empty()
+    }
+
+    /// Adds a participant connected to another relay, telling the local members. One
+    /// already known is ignored, so a roster read and a notification may overlap.
+    pub fn remote_joined(&self, participant: Participant, state: &SharedState) {
+        let mut room = self.lock();
+        let id = participant.id.clone();
+        if room.deleted || room.members.contains_key(&id) || room.remote.contains_key(&id) {
+            return;
+        }
+        room.remote.insert(id.clone(), participant.clone());
+        room.order.push(id);
+        let joined = frame(&ServerMessage::Joined {
+            participant,
+            count: room.count(),
+        });
+        for member in room.members.values() {
+            member.send(joined.clone(), state);
+        }
+    }
+
+    /// Removes a participant of another relay and tells the local members. Returns the
+    /// owners of the documents loaded here, which must drop its cursors; none if the
+    /// participant was not known.
+    pub fn remote_left(
+        &self,
+        participant_id: &str,
+        state: &SharedState,
+    ) -> Vec<mpsc::Sender<DocCommand>> {
+        let mut room = self.lock();
+        if room.remote.remove(participant_id).is_none() {
+            return Vec::new();
+        }
+        room.order.retain(|id| id != participant_id);
+        let left = frame(&ServerMessage::Left {
+            participant_id: participant_id.to_owned(),
+            count: room.count(),
+        });
+        for member in room.members.values() {
+            member.send(left.clone(), state);
+        }
+        room.documents
+            .values()
+            .map(|slot| slot.tx.clone())
+            .collect()
+    }
+
+    /// Hands `command` to the owner of `path` only if that document is loaded here: a
+    /// relay that has not loaded a document reads it whole from the store when it does.
+    /// A full queue is not waited on, so the caller never blocks behind one busy
+    /// document: the command is dropped and the owner's queue returned.
+    pub fn send_if_loaded(
+        &self,
+        path: &str,
+        command: DocCommand,
+    ) -> Option<mpsc::Sender<DocCommand>> {
+        let room = self.lock();
+        let slot = room.documents.get(path)?;
+        match slot.tx.try_send(command) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => None,
+            Err(mpsc::error::TrySendError::Full(_)) => Some(slot.tx.clone()),
+        }
+    }
+
+    /// The owners of every document loaded here.
+    pub fn loaded_documents(&self) -> Vec<mpsc::Sender<DocCommand>> {
+        self.lock()
+            .documents
+            .values()
+            .map(|slot| slot.tx.clone())
+            .collect()
+    }
+
+    /// The participants connected to this relay.
+    pub fn local_participants(&self) -> Vec<Participant> {
+        self.lock()
+            .members
+            .values()
+            .map(|m| m.participant.clone())
+            .collect()
     }
 
     /// How many connections are in the room now.
@@ -282,9 +380,10 @@ impl Room {
         let mut room = self.lock();
         room.deleted = true;
         for member in room.members.values() {
-            member.kick.kick(false);
+            member.kick.kick(KickReason::RoomDeleted);
         }
         room.members.clear();
+        room.remote.clear();
         room.order.clear();
     }
 
@@ -293,11 +392,23 @@ impl Room {
     }
 }
 
+impl RoomState {
+    /// Everyone in the room, on every relay.
+    fn count(&self) -> u32 {
+        (self.members.len() + self.remote.len()) as u32
+    }
+}
+
 fn participants_of(room: &RoomState) -> Vec<Participant> {
     room.order
         .iter()
-        .filter_map(|id| room.members.get(id))
-        .map(|m| m.participant.clone())
+        .filter_map(|id| {
+            room.members
+                .get(id)
+                .map(|m| &m.participant)
+                .or_else(|| room.remote.get(id))
+        })
+        .cloned()
         .collect()
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::cluster::Cluster;
 use crate::committer::Committer;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -17,6 +18,8 @@ pub struct AppState {
     /// Where owners send their operations to be committed, grouped across documents.
     pub committer: Committer,
     pub rooms: RoomRegistry,
+    /// The other relays sharing the database (Postgres only).
+    pub cluster: Option<Arc<Cluster>>,
     pub metrics: Metrics,
     /// Cancelled when the relay shuts down: connections close, owners finish and exit.
     pub shutdown: CancellationToken,

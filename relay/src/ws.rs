@@ -23,7 +23,7 @@ use crate::api_error::ApiError;
 use crate::document::{now_ms, DocCommand, ProtoError, SubmitCommand};
 use crate::ids;
 use crate::limits::{self, ConnectionSlot, Limits, PeerAddr};
-use crate::room::{frame, DispatchError, Frame, JoinError, Kick, Member, Room};
+use crate::room::{frame, DispatchError, Frame, JoinError, Kick, KickReason, Member, Room};
 use crate::state::SharedState;
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -181,6 +181,20 @@ async fn connection(
     };
 
     let room = state.rooms.get_or_create(&room_id, &state);
+    // Participants of other relays first, so the colour picked below is free room-wide
+    // and the welcome lists them.
+    if let Some(cluster) = &state.cluster {
+        if let Err(e) = cluster.load_roster(&room, &state).await {
+            let msg = refuse(ErrorCode::Unavailable, format!("storage unavailable: {e}"));
+            let _ = sink.send(Message::Text(msg)).await;
+            let _ = sink
+                .send(close(TRY_AGAIN_LATER, "storage unavailable"))
+                .await;
+            state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+            state.rooms.release_if_idle(&room_id, &state);
+            return;
+        }
+    }
     let (outbox, outbox_rx) = mpsc::channel::<Frame>(state.config.outbox_capacity.max(8));
     let kick = Arc::new(Kick::default());
     let member = Member {
@@ -210,6 +224,18 @@ async fn connection(
         }
     };
     let you = member.participant.clone();
+    if let Some(cluster) = &state.cluster {
+        if let Err(e) = cluster.announce_join(&room_id, &you).await {
+            let msg = refuse(ErrorCode::Unavailable, format!("storage unavailable: {e}"));
+            let _ = sink.send(Message::Text(msg)).await;
+            let _ = sink
+                .send(close(TRY_AGAIN_LATER, "storage unavailable"))
+                .await;
+            state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+            state.rooms.release_if_idle(&room_id, &state);
+            return;
+        }
+    }
     let joined = room.join(member.clone(), &state, |participants| {
         ServerMessage::Welcome {
             protocol: PROTOCOL_VERSION,
@@ -230,6 +256,7 @@ async fn connection(
     match joined {
         Ok(()) => {}
         Err(JoinError::Gone) => {
+            announce_leave(&state, &room_id, &you.id).await;
             let msg = refuse(ErrorCode::UnknownRoom, "the room was deleted".into());
             let _ = sink.send(Message::Text(msg)).await;
             let _ = sink.send(close(GOING_AWAY, "room deleted")).await;
@@ -237,6 +264,7 @@ async fn connection(
             return;
         }
         Err(JoinError::Full) => {
+            announce_leave(&state, &room_id, &you.id).await;
             // Others joined between the check before the upgrade and now.
             state
                 .metrics
@@ -266,6 +294,7 @@ async fn connection(
     };
     let close_reason = conn.read_loop(&mut stream, &kick).await;
     conn.leave().await;
+    announce_leave(&state, &room_id, &you.id).await;
     drop(conn);
     drop(outbox);
     let _ = close_tx.send(close_reason);
@@ -278,6 +307,16 @@ async fn connection(
     drop(slot);
     state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
     state.rooms.release_if_idle(&room_id, &state);
+}
+
+/// Tells the other relays sharing the database that a participant left. If that fails
+/// they learn it when this relay stops: its participants are removed with it.
+async fn announce_leave(state: &SharedState, room_id: &str, participant_id: &str) {
+    if let Some(cluster) = &state.cluster {
+        if let Err(e) = cluster.announce_leave(room_id, participant_id).await {
+            tracing::warn!(room = %room_id, error = %e, "cannot tell the other relays a participant left");
+        }
+    }
 }
 
 /// Records activity in the room for the retention job. A failure only delays the
@@ -388,11 +427,11 @@ impl Connection {
             let message = tokio::select! {
                 biased;
                 _ = self.state.shutdown.cancelled() => return Some((GOING_AWAY, "relay shutting down")),
-                slow = kick.kicked() => {
-                    return Some(if slow {
-                        (POLICY_VIOLATION, "too slow: outgoing queue overflowed")
-                    } else {
-                        (GOING_AWAY, "room deleted")
+                reason = kick.kicked() => {
+                    return Some(match reason {
+                        KickReason::Slow => (POLICY_VIOLATION, "too slow: outgoing queue overflowed"),
+                        KickReason::RoomDeleted => (GOING_AWAY, "room deleted"),
+                        KickReason::Resync => (TRY_AGAIN_LATER, "reconnect to resynchronise"),
                     });
                 }
                 m = stream.next() => m,

@@ -207,6 +207,7 @@ fn typing(
             client_seq: first_seq + index,
             operation,
             committed_at_ms: 1_700_000_000_000 + i64::try_from(index).expect("small index"),
+            participant_id: format!("participant of {client_id}"),
         });
     }
     (ops, text)

@@ -22,6 +22,19 @@ pub enum StoreError {
     Corrupt { revision: u64, message: String },
 }
 
+impl StoreError {
+    /// Whether another writer got there first: a revision, or a client's sequence
+    /// number, already in the log. With several relays on one database this is a lost
+    /// race, retried after catching up; with one relay it would be a bug.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            StoreError::RevisionConflict { .. } => true,
+            StoreError::Database(err) => is_unique_violation(err),
+            _ => false,
+        }
+    }
+}
+
 /// Whether `err` is a UNIQUE or PRIMARY KEY violation. Both backends classify their
 /// native codes (23505 on Postgres, SQLITE_CONSTRAINT_UNIQUE/PRIMARYKEY) the same way,
 /// so the callers can turn the violation into a specific variant without parsing text.

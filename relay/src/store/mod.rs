@@ -18,7 +18,9 @@ mod sqlite;
 
 pub use error::StoreError;
 pub use postgres::PgStore;
-pub use records::{DocumentSummary, LoggedOperation, RoomRecord, SecretHashes, StoredDocument};
+pub use records::{
+    AppendBatch, DocumentSummary, LoggedOperation, RoomRecord, SecretHashes, StoredDocument,
+};
 pub use sqlite::SqliteStore;
 
 /// A document's key in the store; the log rows reference it.
@@ -142,16 +144,20 @@ impl Store {
         document: DocumentId,
         ops: &[LoggedOperation],
     ) -> Result<(), StoreError> {
-        dispatch!(self, store => store.append_operations(document, ops).await)
+        dispatch!(self, store => store.append_operations(document, ops, None).await)
+    }
+
+    /// [`Store::append_operations`] for one [`AppendBatch`]: on Postgres its notice is
+    /// sent to the other relays in the same statement, so only if the rows commit.
+    pub async fn append_batch(&self, batch: &AppendBatch) -> Result<(), StoreError> {
+        dispatch!(self, store => store.append_operations(batch.document, &batch.ops, batch.notice.as_deref()).await)
     }
 
     /// Appends the operations of several documents atomically, with one commit (and
-    /// sync) for all of them. Any failure writes nothing; the caller retries document by
-    /// document with [`Store::append_operations`] to learn which one failed.
-    pub async fn append_many(
-        &self,
-        batches: &[(DocumentId, Vec<LoggedOperation>)],
-    ) -> Result<(), StoreError> {
+    /// sync) for all of them, and sends their notices on Postgres. Any failure writes
+    /// and sends nothing; the caller retries document by document with
+    /// [`Store::append_batch`] to learn which one failed.
+    pub async fn append_many(&self, batches: &[AppendBatch]) -> Result<(), StoreError> {
         dispatch!(self, store => store.append_many(batches).await)
     }
 

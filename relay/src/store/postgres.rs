@@ -12,7 +12,10 @@ use super::records::{
     SecretHashes,
 };
 use super::sql::{self, DocumentRow, DocumentSummaryRow, RoomRow};
-use super::{DocumentId, DocumentSummary, LoggedOperation, RoomRecord, StoreError, StoredDocument};
+use super::{
+    AppendBatch, DocumentId, DocumentSummary, LoggedOperation, RoomRecord, StoreError,
+    StoredDocument,
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -25,12 +28,17 @@ const MAX_CONNECTIONS: u32 = 10;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One statement over parallel arrays: a single round trip for any batch size, with no
-/// bind-parameter limit to chunk around.
-/// Appends rows of one or many documents: the document id is a column too.
-const APPEND_ROWS: &str = "INSERT INTO operations \
-         (document_id, revision, author, client_id, client_seq, operation, committed_at_ms) \
+/// bind-parameter limit to chunk around. It appends rows of one or many documents (the
+/// document id is a column too) and sends the notices announcing them to the other
+/// relays. A data-modifying `WITH` runs to completion whether or not the outer query
+/// reads it, and notifications are delivered only when (and in the order) transactions
+/// commit, so other relays hear of exactly the rows that were committed, in order.
+const APPEND_ROWS: &str = "WITH appended AS (INSERT INTO operations \
+         (document_id, revision, author, client_id, client_seq, operation, committed_at_ms, \
+          participant_id) \
      SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], \
-                          $6::TEXT[], $7::BIGINT[])";
+                          $6::TEXT[], $7::BIGINT[], $8::TEXT[])) \
+     SELECT pg_notify($9, notice) FROM UNNEST($10::TEXT[]) AS notice";
 
 const FIRST_EXISTING_REVISION: &str =
     "SELECT MIN(revision) FROM operations WHERE document_id = $1 AND revision = ANY($2)";
@@ -183,6 +191,7 @@ impl PgStore {
         &self,
         document: DocumentId,
         ops: &[LoggedOperation],
+        notice: Option<&str>,
     ) -> Result<(), StoreError> {
         if ops.is_empty() {
             return Ok(());
@@ -195,7 +204,9 @@ impl PgStore {
         // A single statement is its own transaction and is atomic: a conflicting row
         // leaves none of the batch behind. Skipping an explicit BEGIN/COMMIT saves two
         // round trips on every commit, which the latency target needs.
-        let result = self.insert_rows(&vec![document; rows.len()], &rows).await;
+        let result = self
+            .insert_rows(&vec![document; rows.len()], &rows, &Vec::from_iter(notice))
+            .await;
         match result {
             Ok(_) => Ok(()),
             Err(err) if is_unique_violation(&err) => {
@@ -212,22 +223,21 @@ impl PgStore {
     /// After a failed append, finds the revision that made it fail, if a revision did.
     /// Appends the operations of several documents in one atomic statement: the
     /// cross-document group commit (one WAL flush for everything queued).
-    pub async fn append_many(
-        &self,
-        batches: &[(DocumentId, Vec<LoggedOperation>)],
-    ) -> Result<(), StoreError> {
+    pub async fn append_many(&self, batches: &[AppendBatch]) -> Result<(), StoreError> {
         let mut documents = Vec::new();
         let mut rows = Vec::new();
-        for (document, ops) in batches {
-            for op in ops {
-                documents.push(*document);
+        let mut notices = Vec::new();
+        for batch in batches {
+            for op in &batch.ops {
+                documents.push(batch.document);
                 rows.push(operation_to_row(op)?);
             }
+            notices.extend(batch.notice.as_deref());
         }
         if rows.is_empty() {
             return Ok(());
         }
-        Ok(self.insert_rows(&documents, &rows).await?)
+        Ok(self.insert_rows(&documents, &rows, &notices).await?)
     }
 
     /// One `INSERT … SELECT … FROM UNNEST(…)` for all rows, `documents[i]` owning
@@ -236,6 +246,7 @@ impl PgStore {
         &self,
         documents: &[DocumentId],
         rows: &[OperationRow<'_>],
+        notices: &[&str],
     ) -> Result<(), sqlx::Error> {
         sqlx::query(APPEND_ROWS)
             .bind(documents)
@@ -253,6 +264,13 @@ impl PgStore {
                     .map(|row| row.committed_at_ms)
                     .collect::<Vec<_>>(),
             )
+            .bind(
+                rows.iter()
+                    .map(|row| row.participant_id)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(pairprog_protocol::bus::CHANNEL)
+            .bind(notices)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -78,6 +78,17 @@ pub struct LoggedOperation {
     pub client_seq: u64,
     pub operation: Operation,
     pub committed_at_ms: i64,
+    /// The participant (connection) that sent it; empty in rows older than the column.
+    pub participant_id: String,
+}
+
+/// One document's operations to append, with the notification that announces them to
+/// the other relays (Postgres only; sent in the same statement, so only if they commit).
+#[derive(Clone, Debug)]
+pub struct AppendBatch {
+    pub document: DocumentId,
+    pub ops: Vec<LoggedOperation>,
+    pub notice: Option<String>,
 }
 
 /// A logged operation as one row of SQL values, ready to bind.
@@ -88,19 +99,20 @@ pub(crate) struct OperationRow<'a> {
     pub client_seq: i64,
     pub operation: String,
     pub committed_at_ms: i64,
+    pub participant_id: &'a str,
 }
 
 /// The columns `operation_from_row` expects, in this order. A macro rather than a
 /// constant so `concat!` can build whole queries as string literals.
 macro_rules! operation_columns {
     () => {
-        "revision, author, client_id, client_seq, operation, committed_at_ms"
+        "revision, author, client_id, client_seq, operation, committed_at_ms, participant_id"
     };
 }
 pub(crate) use operation_columns;
 
 /// An operation row as selected with `OPERATION_COLUMNS`.
-pub(crate) type RawOperation = (i64, String, String, i64, String, i64);
+pub(crate) type RawOperation = (i64, String, String, i64, String, i64, String);
 
 /// Converts a counter for binding. SQL has no unsigned 64-bit type, so a value above
 /// `i64::MAX` is refused rather than silently wrapped into a negative number.
@@ -133,13 +145,14 @@ pub(crate) fn operation_to_row(op: &LoggedOperation) -> Result<OperationRow<'_>,
         client_seq: to_sql(op.client_seq, op.revision, "client sequence number")?,
         operation,
         committed_at_ms: op.committed_at_ms,
+        participant_id: &op.participant_id,
     })
 }
 
 /// Decodes a selected operation row, reporting any value the relay could not have
 /// written as `Corrupt` rather than panicking.
 pub(crate) fn operation_from_row(row: RawOperation) -> Result<LoggedOperation, StoreError> {
-    let (revision, author, client_id, client_seq, operation, committed_at_ms) = row;
+    let (revision, author, client_id, client_seq, operation, committed_at_ms, participant_id) = row;
     // A negative revision has no meaningful u64; 0 names it in the error instead.
     let revision = from_sql(revision, 0, "revision")?;
     let client_seq = from_sql(client_seq, revision, "client sequence number")?;
@@ -154,6 +167,7 @@ pub(crate) fn operation_from_row(row: RawOperation) -> Result<LoggedOperation, S
         client_seq,
         operation,
         committed_at_ms,
+        participant_id,
     })
 }
 

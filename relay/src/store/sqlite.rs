@@ -16,7 +16,10 @@ use super::records::{
     SecretHashes,
 };
 use super::sql::{self, DocumentRow, DocumentSummaryRow, RoomRow};
-use super::{DocumentId, DocumentSummary, LoggedOperation, RoomRecord, StoreError, StoredDocument};
+use super::{
+    AppendBatch, DocumentId, DocumentSummary, LoggedOperation, RoomRecord, StoreError,
+    StoredDocument,
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -191,10 +194,12 @@ impl SqliteStore {
         Ok(self.reader.begin().await?)
     }
 
+    /// `_notice` is for other relays, and an SQLite file has only one.
     pub async fn append_operations(
         &self,
         document: DocumentId,
         ops: &[LoggedOperation],
+        _notice: Option<&str>,
     ) -> Result<(), StoreError> {
         if ops.is_empty() {
             return Ok(());
@@ -333,12 +338,9 @@ impl SqliteStore {
 impl SqliteStore {
     /// Appends the operations of several documents in one transaction: the
     /// cross-document group commit (one sync for everything queued).
-    pub async fn append_many(
-        &self,
-        batches: &[(DocumentId, Vec<LoggedOperation>)],
-    ) -> Result<(), StoreError> {
+    pub async fn append_many(&self, batches: &[AppendBatch]) -> Result<(), StoreError> {
         let mut prepared = Vec::with_capacity(batches.len());
-        for (document, ops) in batches {
+        for AppendBatch { document, ops, .. } in batches {
             let rows = ops
                 .iter()
                 .map(operation_to_row)
@@ -365,7 +367,8 @@ fn insert_query<'a>(
 ) -> QueryBuilder<'a, Sqlite> {
     let mut query = QueryBuilder::new(
         "INSERT INTO operations \
-             (document_id, revision, author, client_id, client_seq, operation, committed_at_ms) ",
+             (document_id, revision, author, client_id, client_seq, operation, committed_at_ms, \
+              participant_id) ",
     );
     query.push_values(chunk, |mut values, row| {
         values
@@ -375,7 +378,8 @@ fn insert_query<'a>(
             .push_bind(row.client_id)
             .push_bind(row.client_seq)
             .push_bind(row.operation.as_str())
-            .push_bind(row.committed_at_ms);
+            .push_bind(row.committed_at_ms)
+            .push_bind(row.participant_id);
     });
     query
 }
