@@ -5,61 +5,17 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::time::Duration;
-
+use common::child::ChildRelay;
 use common::rng::Rng;
 use common::{TestClient, TestDb};
 use pairprog_protocol::messages::ServerMessage;
 use pairprog_protocol::{Operation, Sequencer};
 use pairprog_relay::store::Store;
 use ropey::Rope;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 const PATH: &str = "notes.md";
-
-struct ChildRelay {
-    child: Child,
-    base: String,
-}
-
-impl ChildRelay {
-    /// Starts the relay binary on a free loopback port and waits for its "listening"
-    /// line, which it prints once the database is migrated and the socket bound.
-    async fn start(db: &TestDb) -> ChildRelay {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pairprog-relay"))
-            .args(["--listen", "127.0.0.1:0", "--database-url", &db.url])
-            .args(["--log-level", "warn", "--snapshot-every", "5"])
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("relay binary starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let base = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.expect("read stdout") {
-                if let Some(url) = line.strip_prefix("pairprog-relay listening on ") {
-                    return url.to_owned();
-                }
-            }
-            panic!("the relay exited before listening");
-        })
-        .await
-        .expect("the relay starts within 30 s");
-        ChildRelay { child, base }
-    }
-
-    fn ws(&self, room: &str) -> String {
-        format!("{}/ws/{room}", self.base.replacen("http", "ws", 1))
-    }
-
-    async fn kill(mut self) {
-        // `start_kill` sends SIGKILL: no shutdown code runs.
-        self.child.start_kill().expect("kill");
-        self.child.wait().await.expect("reaped");
-    }
-}
+/// Frequent snapshots, so the restart loads a snapshot plus a log tail.
+const RELAY_ARGS: &[&str] = &["--snapshot-every", "5"];
 
 async fn type_randomly(rng: &mut Rng, clients: &mut [TestClient], steps: usize) {
     for _ in 0..steps {
@@ -102,7 +58,7 @@ async fn type_randomly(rng: &mut Rng, clients: &mut [TestClient], steps: usize) 
 async fn crash_and_recover(db: TestDb) {
     let kind = db.kind;
     let mut rng = Rng::new(7);
-    let relay = ChildRelay::start(&db).await;
+    let relay = ChildRelay::start_with(&db.url, RELAY_ARGS).await;
     let http = reqwest::Client::new();
     let room: serde_json::Value = http
         .post(format!("{}/api/rooms", relay.base))
@@ -138,7 +94,7 @@ async fn crash_and_recover(db: TestDb) {
         .collect();
     assert!(acked_before.len() > 50, "{kind}: the load produced acks");
 
-    let relay = ChildRelay::start(&db).await;
+    let relay = ChildRelay::start_with(&db.url, RELAY_ARGS).await;
     {
         let store = Store::connect(&db.url).await.expect("store");
         let doc = store

@@ -2,6 +2,7 @@
 //! database (SQLite file or a new Postgres database), and a WebSocket test client.
 #![allow(dead_code, unused_imports)] // Each test file uses a different subset.
 
+pub mod child;
 pub mod client;
 pub mod db;
 /// The same seeded generator the protocol tests use, so a seed means one thing.
