@@ -1,6 +1,7 @@
 //! `pairprog-bench`: a load tool for `pairprog-relay`. It starts a real relay process on
-//! loopback against a fresh database, runs one scenario, prints a markdown table (or
-//! JSON) ready for docs/BENCHMARKS.md, and stops the relay.
+//! loopback against a fresh database (several for `throughput --relays N`, all on that one
+//! database), runs one scenario, prints a markdown table (or JSON) ready for
+//! docs/BENCHMARKS.md, and stops the relays.
 //!
 //! Build the relay first: `cargo build --release -p pairprog-relay`, then
 //! `cargo run --release -p pairprog-bench -- latency` (or throughput, idle, wire).
@@ -24,6 +25,11 @@ use clap::{Parser, ValueEnum};
 use crate::db::BenchDatabase;
 use crate::relay_process::RelayProcess;
 use crate::report::Report;
+use crate::throughput::Placement;
+
+/// The most relays `--relays` starts. Each keeps a pool of up to 10 PostgreSQL
+/// connections, so 8 stay below a default server's `max_connections` of 100.
+const MAX_RELAYS: usize = 8;
 
 /// Measures pairprog-relay as a process over loopback: edit latency, throughput, memory
 /// per idle connection, and bytes on the wire per keystroke.
@@ -50,6 +56,17 @@ struct Cli {
     /// throughput: rooms (2 typing clients each). idle: rooms the connections spread over.
     #[arg(long)]
     rooms: Option<usize>,
+
+    /// throughput: relay processes started on the one database (PostgreSQL only for more
+    /// than one; at most 8).
+    #[arg(long, default_value_t = 1)]
+    relays: usize,
+
+    /// throughput with several relays: `split` (default) connects the two clients of each
+    /// room to different relays, so every document is written through two relays; `room`
+    /// connects both to one relay and spreads the rooms round-robin over the relays.
+    #[arg(long, value_enum)]
+    placement: Option<Placement>,
 
     /// latency: keystrokes measured (default 2000). wire: trace patches replayed (default 5000).
     #[arg(long)]
@@ -111,6 +128,7 @@ fn random_tag() -> String {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    check_relay_options(&cli)?;
     let nofile = raise_nofile((cli.connections as u64 * 2 + 4096).max(65_536));
     let relay_bin = match &cli.relay_bin {
         Some(p) => p.clone(),
@@ -136,7 +154,29 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the scenario against a fresh relay; Ok(true) when the relay logged no problems.
+/// Refuses `--relays`/`--placement` where they mean nothing, before anything starts.
+fn check_relay_options(cli: &Cli) -> anyhow::Result<()> {
+    if !(1..=MAX_RELAYS).contains(&cli.relays) {
+        anyhow::bail!("--relays must be between 1 and {MAX_RELAYS}");
+    }
+    let several = cli.relays > 1 || cli.placement.is_some();
+    if several && !matches!(cli.scenario, Scenario::Throughput) {
+        anyhow::bail!("--relays and --placement apply to the throughput scenario only");
+    }
+    let postgres = cli
+        .database_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
+    if cli.relays > 1 && !postgres {
+        anyhow::bail!(
+            "several relays share a database only on PostgreSQL: give --database-url postgres://… \
+             (or DATABASE_URL)"
+        );
+    }
+    Ok(())
+}
+
+/// Runs the scenario against fresh relays; Ok(true) when no relay logged a problem.
 async fn run_with_relay(
     cli: &Cli,
     relay_bin: &std::path::Path,
@@ -148,12 +188,17 @@ async fn run_with_relay(
         "cargo run --release -p pairprog-bench -- {}",
         std::env::args().skip(1).collect::<Vec<_>>().join(" ")
     );
-    let relay = RelayProcess::start(relay_bin, &database.url, work_dir).await?;
+    let mut relays = Vec::with_capacity(cli.relays);
+    for index in 0..cli.relays {
+        relays.push(RelayProcess::start(relay_bin, &database.url, work_dir, index).await?);
+    }
+    let relay = &relays[0];
     let result: anyhow::Result<Report> = match cli.scenario {
-        Scenario::Latency => latency::run(&relay, cli.keystrokes.unwrap_or(2000), cli.seed).await,
+        Scenario::Latency => latency::run(relay, cli.keystrokes.unwrap_or(2000), cli.seed).await,
         Scenario::Throughput => {
             throughput::run(
-                &relay,
+                &relays,
+                cli.placement.unwrap_or_default(),
                 cli.rooms.unwrap_or(200),
                 Duration::from_secs(cli.duration),
                 cli.seed,
@@ -167,11 +212,21 @@ async fn run_with_relay(
                 connect_rate: cli.connect_rate,
                 nofile: nofile.clone(),
             };
-            idle::run(&relay, &params).await
+            idle::run(relay, &params).await
         }
-        Scenario::Wire => wire::run(&relay, &cli.trace, cli.keystrokes.unwrap_or(5000)).await,
+        Scenario::Wire => wire::run(relay, &cli.trace, cli.keystrokes.unwrap_or(5000)).await,
     };
-    let log = relay.stop().await?;
+    let mut exits = Vec::with_capacity(relays.len());
+    let mut problems = Vec::new();
+    for (index, relay) in relays.into_iter().enumerate() {
+        let log = relay.stop().await?;
+        exits.push(log.exit);
+        problems.extend(
+            log.problems
+                .into_iter()
+                .map(|p| format!("relay {index}: {p}")),
+        );
+    }
     let mut report = result?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let context = vec![
@@ -184,15 +239,19 @@ async fn run_with_relay(
             format!("{cores} cores, relay + database + bench on the same machine, loopback"),
         ),
         (
-            "relay".to_owned(),
-            format!("{} ({})", relay_bin.display(), log.exit),
+            if exits.len() == 1 {
+                "relay".to_owned()
+            } else {
+                format!("relays ({})", exits.len())
+            },
+            format!("{} ({})", relay_bin.display(), exits.join("; ")),
         ),
     ];
-    if !log.problems.is_empty() {
+    if !problems.is_empty() {
         report.note(format!(
-            "The relay logged {} warnings/errors; first: {}",
-            log.problems.len(),
-            log.problems[0]
+            "The relays logged {} warnings/errors; first: {}",
+            problems.len(),
+            problems[0]
         ));
     }
     if cli.json {
@@ -203,5 +262,5 @@ async fn run_with_relay(
     } else {
         println!("{}", report.markdown(&command, &context));
     }
-    Ok(log.problems.is_empty())
+    Ok(problems.is_empty())
 }

@@ -1,6 +1,7 @@
-//! Readings from /proc: CPU time and resident memory of the relay, of the bench itself and
+//! Readings from /proc: CPU time and resident memory of the relays, of the bench itself and
 //! of the PostgreSQL server, so a reader sees where the two cores' time went.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -62,25 +63,23 @@ pub fn own_cpu_time() -> anyhow::Result<Duration> {
     read_stat(Path::new("/proc/self/stat")).map(|(_, t)| t)
 }
 
-/// Total CPU time of every process named `postgres` on the machine (the server and its
-/// backends). Backends that exit between two readings drop out of the sum, so this is a
-/// lower bound; the bench keeps its connections open for the whole measurement.
-pub fn postgres_cpu_time() -> Duration {
+/// CPU time of every process named `postgres` on the machine (the server and its
+/// backends), by pid. Comparing two readings pid by pid (see [`CpuSnapshot::since`])
+/// keeps a backend that exits in between (another client's, on a shared server) from
+/// making the total go down; what it used before exiting is lost, so the figure is a
+/// lower bound. The bench keeps its own connections open for the whole measurement.
+pub fn postgres_cpu_times() -> HashMap<u32, Duration> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Duration::ZERO;
+        return HashMap::new();
     };
     entries
         .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let (comm, time) = read_stat(&e.path().join("stat")).ok()?;
+            (comm == "postgres").then_some((pid, time))
         })
-        .filter_map(|e| read_stat(&e.path().join("stat")).ok())
-        .filter(|(comm, _)| comm == "postgres")
-        .map(|(_, t)| t)
-        .sum()
+        .collect()
 }
 
 /// Resident set size of a process, in KiB (VmRSS in /proc/<pid>/status).
@@ -94,20 +93,38 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow!("no VmRSS in {path}"))
 }
 
-/// CPU time of the relay, the bench and PostgreSQL at one instant.
-#[derive(Clone, Copy, Debug)]
+/// CPU time of the relays, the bench and PostgreSQL at one instant.
+#[derive(Clone, Debug)]
 pub struct CpuSnapshot {
+    /// The sum over every relay process.
     pub relay: Duration,
+    /// Each relay process, in the order their pids were given.
+    pub relays: Vec<Duration>,
     pub bench: Duration,
+    /// The sum over every `postgres` process, and each of them by pid.
     pub postgres: Duration,
+    postgres_by_pid: HashMap<u32, Duration>,
 }
 
 impl CpuSnapshot {
+    /// One relay process.
     pub fn take(relay_pid: u32) -> anyhow::Result<Self> {
+        Self::take_all(&[relay_pid])
+    }
+
+    /// Several relay processes sharing the load.
+    pub fn take_all(relay_pids: &[u32]) -> anyhow::Result<Self> {
+        let relays = relay_pids
+            .iter()
+            .map(|pid| cpu_time(*pid))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let postgres_by_pid = postgres_cpu_times();
         Ok(Self {
-            relay: cpu_time(relay_pid)?,
+            relay: relays.iter().sum(),
+            relays,
             bench: own_cpu_time()?,
-            postgres: postgres_cpu_time(),
+            postgres: postgres_by_pid.values().sum(),
+            postgres_by_pid,
         })
     }
 
@@ -115,8 +132,28 @@ impl CpuSnapshot {
     pub fn since(&self, earlier: &CpuSnapshot) -> CpuSnapshot {
         CpuSnapshot {
             relay: self.relay.saturating_sub(earlier.relay),
+            relays: self
+                .relays
+                .iter()
+                .zip(&earlier.relays)
+                .map(|(now, then)| now.saturating_sub(*then))
+                .collect(),
             bench: self.bench.saturating_sub(earlier.bench),
-            postgres: self.postgres.saturating_sub(earlier.postgres),
+            // Pid by pid: a backend that started in between counts whole, one that exited
+            // counts nothing (instead of subtracting what it had used before).
+            postgres: self
+                .postgres_by_pid
+                .iter()
+                .map(|(pid, now)| {
+                    let then = earlier
+                        .postgres_by_pid
+                        .get(pid)
+                        .copied()
+                        .unwrap_or_default();
+                    now.saturating_sub(then)
+                })
+                .sum(),
+            postgres_by_pid: HashMap::new(),
         }
     }
 }

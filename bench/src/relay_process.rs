@@ -46,7 +46,14 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 impl RelayProcess {
-    pub async fn start(bin: &Path, database_url: &str, work_dir: &Path) -> anyhow::Result<Self> {
+    /// Starts relay number `index` (several may share one database); its log goes to
+    /// `relay-<index>.log` in `work_dir`.
+    pub async fn start(
+        bin: &Path,
+        database_url: &str,
+        work_dir: &Path,
+        index: usize,
+    ) -> anyhow::Result<Self> {
         if !bin.is_file() {
             bail!(
                 "relay binary {} not found: build it first with `cargo build --release -p pairprog-relay` \
@@ -55,7 +62,7 @@ impl RelayProcess {
             );
         }
         let addr: SocketAddr = ([127, 0, 0, 1], free_port()?).into();
-        let log_path = work_dir.join("relay.log");
+        let log_path = work_dir.join(format!("relay-{index}.log"));
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("cannot create {}", log_path.display()))?;
         let child = Command::new(bin)
@@ -68,6 +75,13 @@ impl RelayProcess {
             // Only problems are logged, so logging itself costs the relay nothing under load.
             .arg("--log-level")
             .arg("warn")
+            // Every bench client comes from 127.0.0.1, so the per-IP limits on room
+            // creation (30 a minute) and connects (120 a minute) would refuse the load
+            // itself; the bench measures the relay, not its rate limiter.
+            .arg("--room-creates-per-minute")
+            .arg("0")
+            .arg("--connects-per-minute")
+            .arg("0")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -171,24 +185,21 @@ impl RelayProcess {
 
     /// One sample of a counter or gauge from GET /metrics.
     pub async fn metric(&self, name: &str) -> anyhow::Result<f64> {
-        let text = self
-            .http
+        let text = self.metrics_text().await?;
+        metric_value(&text, name).ok_or_else(|| anyhow!("GET /metrics has no {name}"))
+    }
+
+    /// The whole GET /metrics page (Prometheus text), to read several samples of one
+    /// instant.
+    pub async fn metrics_text(&self) -> anyhow::Result<String> {
+        self.http
             .get(format!("{}/metrics", self.base_url()))
             .send()
             .await
             .context("GET /metrics")?
             .text()
             .await
-            .context("GET /metrics body")?;
-        text.lines()
-            .filter(|l| !l.starts_with('#'))
-            .find_map(|l| {
-                let (key, value) = l.split_once(' ')?;
-                (key == name)
-                    .then(|| value.trim().parse::<f64>().ok())
-                    .flatten()
-            })
-            .ok_or_else(|| anyhow!("GET /metrics has no {name}"))
+            .context("GET /metrics body")
     }
 
     /// Stops the relay with SIGTERM (its graceful shutdown), SIGKILL after a timeout, and
@@ -229,4 +240,14 @@ impl Drop for RelayProcess {
             let _ = child.wait();
         }
     }
+}
+
+/// The sample `name` (without labels) in a Prometheus text page, if it is there.
+pub fn metric_value(text: &str, name: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (key, value) = l.split_once(' ')?;
+        (key == name)
+            .then(|| value.trim().parse::<f64>().ok())
+            .flatten()
+    })
 }
