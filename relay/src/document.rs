@@ -731,33 +731,129 @@ impl Owner {
                 }
                 Err(CommitError::Store(e)) if e.is_conflict() && race < MAX_RACES => {
                     // Another relay took some of these revisions. Nobody heard of ours
-                    // yet: undo them, take in what was committed, and sequence again.
+                    // yet: undo them, take in what was committed, and sequence again,
+                    // holding the document's append lock so the revisions cannot be
+                    // taken twice.
                     self.state
                         .metrics
                         .revision_races
                         .fetch_add(1, Ordering::Relaxed);
                     self.undo(undo);
-                    if let Err(e) = self.catch_up().await {
-                        self.fail_batch(&accepted, &e.to_string());
-                        self.lost_track(e).await;
-                        return;
+                    match self.commit_locked(kept).await {
+                        Locked::Done => return,
+                        Locked::Failed(e, accepted) => {
+                            tracing::error!(room = %self.room.id, path = %self.path, error = %e, "commit failed; reloading the document");
+                            self.fail_batch(&accepted, &e.to_string());
+                            self.reload().await;
+                            return;
+                        }
+                        // No lock to take (SQLite): catch up and race again.
+                        Locked::Unsupported(again) => {
+                            if let Err(e) = self.catch_up().await {
+                                self.fail_batch(&accepted, &e.to_string());
+                                self.lost_track(e).await;
+                                return;
+                            }
+                            batch = again;
+                        }
                     }
-                    batch = kept;
                 }
                 Err(e) => {
                     tracing::error!(room = %self.room.id, path = %self.path, error = %e, "commit failed; reloading the document");
                     self.fail_batch(&accepted, &e.to_string());
-                    match self.load().await {
-                        Ok(doc) => self.doc = doc,
-                        Err(e) => {
-                            tracing::error!(error = %e, "reload failed; unloading the document");
-                            self.doc = None;
-                        }
-                    }
+                    self.reload().await;
                     return;
                 }
             }
         }
+    }
+
+    /// Replaces the in-memory document with the store's after a failed commit; the
+    /// subscribers heard of nothing that was not committed, so they stay.
+    async fn reload(&mut self) {
+        match self.load().await {
+            Ok(doc) => self.doc = doc,
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed; unloading the document");
+                self.doc = None;
+            }
+        }
+    }
+
+    /// After a lost race: takes the append lock, applies what the log holds beyond our
+    /// revision, sequences the batch on top and commits it before releasing the lock.
+    async fn commit_locked(&mut self, batch: Vec<SubmitCommand>) -> Locked {
+        let Some(document) = self.doc.as_ref().map(|d| d.id) else {
+            return Locked::Done;
+        };
+        let mut lock = match self.state.store.lock_document(document).await {
+            Ok(Some(lock)) => lock,
+            Ok(None) => return Locked::Unsupported(batch),
+            Err(e) => return self.refuse_batch(batch, e),
+        };
+        let since = self.doc.as_ref().map_or(0, |d| d.seq.revision());
+        let missed = match lock.operations_since(since).await {
+            Ok(missed) => missed,
+            Err(e) => return self.refuse_batch(batch, e),
+        };
+        self.state.metrics.catch_ups.fetch_add(1, Ordering::Relaxed);
+        for logged in &missed {
+            if let Err(e) = self.apply_committed(&Committed {
+                revision: logged.revision,
+                op: &logged.operation,
+                participant_id: &logged.participant_id,
+                client_id: &logged.client_id,
+                seq: logged.client_seq,
+            }) {
+                return self.refuse_batch(batch, e);
+            }
+        }
+        let Some((accepted, _, undo)) = self.sequence(batch).await else {
+            return Locked::Done;
+        };
+        let logged = accepted.iter().map(|a| a.logged.clone()).collect();
+        let notice = self.notice(document, &accepted);
+        let started = Instant::now();
+        let appended = lock
+            .append(&AppendBatch {
+                document,
+                ops: logged,
+                notice,
+            })
+            .await;
+        if let Err(e) = appended {
+            self.undo(undo);
+            return Locked::Failed(e, accepted);
+        }
+        self.state
+            .metrics
+            .record_commit(accepted.len(), started.elapsed());
+        for a in &accepted {
+            self.announce(&Committed {
+                revision: a.logged.revision,
+                op: &a.logged.operation,
+                participant_id: &a.participant_id,
+                client_id: &a.logged.client_id,
+                seq: a.seq,
+            });
+        }
+        self.snapshot_if_behind(self.state.config.snapshot_every)
+            .await;
+        Locked::Done
+    }
+
+    /// Tells each sender of `batch` it was not applied, when what it depends on failed.
+    fn refuse_batch(&self, batch: Vec<SubmitCommand>, why: StoreError) -> Locked {
+        for submit in &batch {
+            self.reply_error(
+                submit,
+                ProtoError::new(
+                    ErrorCode::Unavailable,
+                    format!("the relay could not store the operation ({why}); resend it"),
+                ),
+            );
+        }
+        Locked::Failed(why, Vec::new())
     }
 
     /// Checks and applies a batch in memory: resends are acknowledged, refusals answered.
@@ -1053,6 +1149,16 @@ impl Owner {
             }
         }
     }
+}
+
+/// How a commit under the append lock ended.
+enum Locked {
+    /// Committed and announced, or nothing was left to commit.
+    Done,
+    /// Failed: the senders of `accepted` still have to be told; the document reloads.
+    Failed(StoreError, Vec<Accepted>),
+    /// The store has no such lock; the batch comes back to race again.
+    Unsupported(Vec<SubmitCommand>),
 }
 
 /// What takes back a batch sequenced in memory: the sequencer's state before it, and

@@ -17,7 +17,7 @@ mod sql;
 mod sqlite;
 
 pub use error::StoreError;
-pub use postgres::PgStore;
+pub use postgres::{DocumentLock, PgStore};
 pub use records::{
     AppendBatch, DocumentSummary, LoggedOperation, RoomRecord, SecretHashes, StoredDocument,
 };
@@ -151,6 +151,18 @@ impl Store {
     /// sent to the other relays in the same statement, so only if the rows commit.
     pub async fn append_batch(&self, batch: &AppendBatch) -> Result<(), StoreError> {
         dispatch!(self, store => store.append_operations(batch.document, &batch.ops, batch.notice.as_deref()).await)
+    }
+
+    /// The document's append lock, on Postgres, where other relays may append too (see
+    /// [`DocumentLock`]); `None` on SQLite, whose file has one relay.
+    pub async fn lock_document(
+        &self,
+        document: DocumentId,
+    ) -> Result<Option<DocumentLock>, StoreError> {
+        match self {
+            Store::Postgres(store) => store.lock_document(document).await.map(Some),
+            Store::Sqlite(_) => Ok(None),
+        }
     }
 
     /// Appends the operations of several documents atomically, with one commit (and

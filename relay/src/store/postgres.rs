@@ -33,12 +33,26 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// relays. A data-modifying `WITH` runs to completion whether or not the outer query
 /// reads it, and notifications are delivered only when (and in the order) transactions
 /// commit, so other relays hear of exactly the rows that were committed, in order.
-const APPEND_ROWS: &str = "WITH appended AS (INSERT INTO operations \
+///
+/// It first takes each document's advisory lock (in id order, so two of these never
+/// deadlock; the insert waits for the locks through its `WHERE`), held to the end of the
+/// statement's transaction. A relay that lost a revision race holds the same lock while
+/// it catches up and commits again ([`PgStore::lock_document`]), so nobody can take its
+/// revisions a second time: without that, a relay whose clients always have the next
+/// operation ready won every race and starved the other.
+const APPEND_ROWS: &str = "WITH locked AS (SELECT pg_advisory_xact_lock(d) \
+         FROM (SELECT DISTINCT d FROM UNNEST($1::BIGINT[]) AS d ORDER BY d) AS documents), \
+     appended AS (INSERT INTO operations \
          (document_id, revision, author, client_id, client_seq, operation, committed_at_ms, \
           participant_id) \
-     SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], \
-                          $6::TEXT[], $7::BIGINT[], $8::TEXT[])) \
-     SELECT pg_notify($9, notice) FROM UNNEST($10::TEXT[]) AS notice";
+     SELECT * FROM UNNEST($2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[], \
+                          $7::TEXT[], $8::BIGINT[], $9::TEXT[]) \
+         WHERE (SELECT COUNT(*) FROM locked) >= 0) \
+     SELECT pg_notify($10, notice) FROM UNNEST($11::TEXT[]) AS notice";
+
+/// Exclusive appends at once: each holds a connection of the pool while its owner
+/// catches up, so they must leave room for everything else.
+const EXCLUSIVE_APPENDS: usize = 3;
 
 const FIRST_EXISTING_REVISION: &str =
     "SELECT MIN(revision) FROM operations WHERE document_id = $1 AND revision = ANY($2)";
@@ -52,6 +66,8 @@ const TOUCH_ROOM: &str =
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// Bounds the exclusive appends ([`PgStore::lock_document`]) running at once.
+    exclusive: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl PgStore {
@@ -64,7 +80,10 @@ impl PgStore {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            exclusive: std::sync::Arc::new(tokio::sync::Semaphore::new(EXCLUSIVE_APPENDS)),
+        })
     }
 
     /// The underlying pool, for callers that need a query the store does not offer.
@@ -248,29 +267,7 @@ impl PgStore {
         rows: &[OperationRow<'_>],
         notices: &[&str],
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(APPEND_ROWS)
-            .bind(documents)
-            .bind(rows.iter().map(|row| row.revision).collect::<Vec<_>>())
-            .bind(rows.iter().map(|row| row.author).collect::<Vec<_>>())
-            .bind(rows.iter().map(|row| row.client_id).collect::<Vec<_>>())
-            .bind(rows.iter().map(|row| row.client_seq).collect::<Vec<_>>())
-            .bind(
-                rows.iter()
-                    .map(|row| row.operation.as_str())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                rows.iter()
-                    .map(|row| row.committed_at_ms)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                rows.iter()
-                    .map(|row| row.participant_id)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(pairprog_protocol::bus::CHANNEL)
-            .bind(notices)
+        append_rows_query(documents, rows, notices)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -452,4 +449,100 @@ async fn with_log(
         .fetch_all(&mut **tx)
         .await?;
     document_from_rows(row, operations).map(Some)
+}
+
+/// The [`APPEND_ROWS`] statement with its arguments bound.
+fn append_rows_query<'q>(
+    documents: &'q [DocumentId],
+    rows: &'q [OperationRow<'q>],
+    notices: &'q [&'q str],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(APPEND_ROWS)
+        .bind(documents)
+        .bind(documents)
+        .bind(rows.iter().map(|row| row.revision).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.author).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.client_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.client_seq).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|row| row.operation.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|row| row.committed_at_ms)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|row| row.participant_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(pairprog_protocol::bus::CHANNEL)
+        .bind(notices)
+}
+
+/// A document's append lock, held in an open transaction: while it is held no other
+/// relay can append to the document, so what it reads from the log stays the end of the
+/// log until it appends. Dropping it without [`DocumentLock::append`] rolls back.
+pub struct DocumentLock {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    document: DocumentId,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl PgStore {
+    /// Takes the document's append lock, waiting for other relays' appends to end.
+    pub async fn lock_document(&self, document: DocumentId) -> Result<DocumentLock, StoreError> {
+        // The semaphore is never closed, so acquiring only waits.
+        let permit = self
+            .exclusive
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(document)
+            .execute(&mut *tx)
+            .await?;
+        Ok(DocumentLock {
+            tx,
+            document,
+            _permit: permit,
+        })
+    }
+}
+
+impl DocumentLock {
+    /// Every logged operation after `since`, ascending.
+    pub async fn operations_since(
+        &mut self,
+        since: u64,
+    ) -> Result<Vec<LoggedOperation>, StoreError> {
+        let since = i64::try_from(since).unwrap_or(i64::MAX);
+        let rows: Vec<RawOperation> = sqlx::query_as(sql::OPERATIONS_AFTER)
+            .bind(self.document)
+            .bind(since)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.into_iter().map(operation_from_row).collect()
+    }
+
+    /// Appends the batch, sends its notice and commits, releasing the lock.
+    pub async fn append(mut self, batch: &AppendBatch) -> Result<(), StoreError> {
+        let rows = batch
+            .ops
+            .iter()
+            .map(operation_to_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let documents = vec![batch.document; rows.len()];
+        let notices = Vec::from_iter(batch.notice.as_deref());
+        append_rows_query(&documents, &rows, &notices)
+            .execute(&mut *self.tx)
+            .await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
 }
