@@ -87,6 +87,18 @@ pub enum DocCommand {
     RemoteCursor(CursorInfo),
 }
 
+impl<'a> From<&'a LoggedOperation> for Committed<'a> {
+    fn from(logged: &'a LoggedOperation) -> Self {
+        Committed {
+            revision: logged.revision,
+            op: &logged.operation,
+            participant_id: &logged.participant_id,
+            client_id: &logged.client_id,
+            seq: logged.client_seq,
+        }
+    }
+}
+
 /// What another relay announced it committed.
 pub enum Replicated {
     /// The operations themselves, in revision order.
@@ -712,23 +724,7 @@ impl Owner {
                 })
                 .await;
             match result {
-                Ok(()) => {
-                    self.state
-                        .metrics
-                        .record_commit(accepted.len(), started.elapsed());
-                    for a in &accepted {
-                        self.announce(&Committed {
-                            revision: a.logged.revision,
-                            op: &a.logged.operation,
-                            participant_id: &a.participant_id,
-                            client_id: &a.logged.client_id,
-                            seq: a.seq,
-                        });
-                    }
-                    self.snapshot_if_behind(self.state.config.snapshot_every)
-                        .await;
-                    return;
-                }
+                Ok(()) => return self.committed(&accepted, started).await,
                 Err(CommitError::Store(e)) if e.is_conflict() && race < MAX_RACES => {
                     // Another relay took some of these revisions. Nobody heard of ours
                     // yet: undo them, take in what was committed, and sequence again,
@@ -798,13 +794,7 @@ impl Owner {
         };
         self.state.metrics.catch_ups.fetch_add(1, Ordering::Relaxed);
         for logged in &missed {
-            if let Err(e) = self.apply_committed(&Committed {
-                revision: logged.revision,
-                op: &logged.operation,
-                participant_id: &logged.participant_id,
-                client_id: &logged.client_id,
-                seq: logged.client_seq,
-            }) {
+            if let Err(e) = self.apply_committed(&Committed::from(logged)) {
                 return self.refuse_batch(batch, e);
             }
         }
@@ -825,10 +815,16 @@ impl Owner {
             self.undo(undo);
             return Locked::Failed(e, accepted);
         }
+        self.committed(&accepted, started).await;
+        Locked::Done
+    }
+
+    /// After `accepted` is durable: count it, tell everyone, snapshot if due.
+    async fn committed(&mut self, accepted: &[Accepted], started: Instant) {
         self.state
             .metrics
             .record_commit(accepted.len(), started.elapsed());
-        for a in &accepted {
+        for a in accepted {
             self.announce(&Committed {
                 revision: a.logged.revision,
                 op: &a.logged.operation,
@@ -839,7 +835,6 @@ impl Owner {
         }
         self.snapshot_if_behind(self.state.config.snapshot_every)
             .await;
-        Locked::Done
     }
 
     /// Tells each sender of `batch` it was not applied, when what it depends on failed.
@@ -1097,13 +1092,7 @@ impl Owner {
                 .await?;
             let full = page.len() == CATCH_UP_PAGE as usize;
             for logged in &page {
-                self.apply_committed(&Committed {
-                    revision: logged.revision,
-                    op: &logged.operation,
-                    participant_id: &logged.participant_id,
-                    client_id: &logged.client_id,
-                    seq: logged.client_seq,
-                })?;
+                self.apply_committed(&Committed::from(logged))?;
             }
             if !full {
                 return Ok(());

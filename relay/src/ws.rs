@@ -185,14 +185,7 @@ async fn connection(
     // and the welcome lists them.
     if let Some(cluster) = &state.cluster {
         if let Err(e) = cluster.load_roster(&room, &state).await {
-            let msg = refuse(ErrorCode::Unavailable, format!("storage unavailable: {e}"));
-            let _ = sink.send(Message::Text(msg)).await;
-            let _ = sink
-                .send(close(TRY_AGAIN_LATER, "storage unavailable"))
-                .await;
-            state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
-            state.rooms.release_if_idle(&room_id, &state);
-            return;
+            return refuse_storage(&mut sink, &state, &room_id, e).await;
         }
     }
     let (outbox, outbox_rx) = mpsc::channel::<Frame>(state.config.outbox_capacity.max(8));
@@ -213,27 +206,13 @@ async fn connection(
     let documents = match state.store.documents(&room_id).await {
         Ok(docs) => docs,
         Err(e) => {
-            let msg = refuse(ErrorCode::Unavailable, format!("storage unavailable: {e}"));
-            let _ = sink.send(Message::Text(msg)).await;
-            let _ = sink
-                .send(close(TRY_AGAIN_LATER, "storage unavailable"))
-                .await;
-            state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
-            state.rooms.release_if_idle(&room_id, &state);
-            return;
+            return refuse_storage(&mut sink, &state, &room_id, e).await;
         }
     };
     let you = member.participant.clone();
     if let Some(cluster) = &state.cluster {
         if let Err(e) = cluster.announce_join(&room_id, &you).await {
-            let msg = refuse(ErrorCode::Unavailable, format!("storage unavailable: {e}"));
-            let _ = sink.send(Message::Text(msg)).await;
-            let _ = sink
-                .send(close(TRY_AGAIN_LATER, "storage unavailable"))
-                .await;
-            state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
-            state.rooms.release_if_idle(&room_id, &state);
-            return;
+            return refuse_storage(&mut sink, &state, &room_id, e).await;
         }
     }
     let joined = room.join(member.clone(), &state, |participants| {
@@ -307,6 +286,28 @@ async fn connection(
     drop(slot);
     state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
     state.rooms.release_if_idle(&room_id, &state);
+}
+
+/// Ends a connection that joined nothing because the database did not answer: the
+/// error, a "try again later" close, and the counts undone.
+async fn refuse_storage(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    state: &SharedState,
+    room_id: &str,
+    error: impl std::fmt::Display,
+) {
+    let msg = frame(&ServerMessage::Error {
+        code: ErrorCode::Unavailable,
+        message: format!("storage unavailable: {error}"),
+        path: None,
+        seq: None,
+    });
+    let _ = sink.send(Message::Text(msg)).await;
+    let _ = sink
+        .send(close(TRY_AGAIN_LATER, "storage unavailable"))
+        .await;
+    state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+    state.rooms.release_if_idle(room_id, state);
 }
 
 /// Tells the other relays sharing the database that a participant left. If that fails
