@@ -3,11 +3,20 @@
 //! documents, in a single transaction. With hundreds of active documents that turns
 //! hundreds of commits (and disk syncs) into one, which is what lets the relay sustain
 //! tens of thousands of operations per second on two cores.
+//!
+//! A failed group must not fail everyone in it, nor stall everyone behind it. When the
+//! store refused a group's rows (a revision another relay took, a value it rejects), the
+//! group is split in halves and each half committed again, recursively: one bad batch
+//! among `n` costs about `2·log2(n)` transactions, not `n` (retrying each batch alone
+//! serialised every document behind the one at fault). When the store could not be
+//! reached, or the commit's outcome is unknown, nobody is at fault and splitting would
+//! only add load: every owner gets the answer at once and settles it from its own log.
 
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::document::types::{CommitOutcome, Failure};
 use crate::store::{AppendBatch, Store, StoreError};
 
 /// Batches waiting for the committer before owners are made to wait for a place.
@@ -20,20 +29,12 @@ const WORKERS: usize = 1;
 
 struct CommitRequest {
     batch: AppendBatch,
-    reply: oneshot::Sender<Result<(), StoreError>>,
+    reply: oneshot::Sender<CommitOutcome>,
 }
 
 #[derive(Clone)]
 pub struct Committer {
     tx: mpsc::Sender<CommitRequest>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CommitError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the committer stopped")]
-    Stopped,
 }
 
 impl Committer {
@@ -50,14 +51,54 @@ impl Committer {
     }
 
     /// Commits one document's batch durably (and sends its notice), together with
-    /// whatever else is queued.
-    pub async fn commit(&self, batch: AppendBatch) -> Result<(), CommitError> {
+    /// whatever else is queued, and says how that ended.
+    pub async fn commit(&self, batch: AppendBatch) -> CommitOutcome {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(CommitRequest { batch, reply })
+        if self.tx.send(CommitRequest { batch, reply }).await.is_err() {
+            return CommitOutcome::FailedBeforeCommit(Failure::Unavailable(
+                "the committer stopped".to_owned(),
+            ));
+        }
+        // The committer may have stopped after writing and before answering.
+        answer
             .await
-            .map_err(|_| CommitError::Stopped)?;
-        Ok(answer.await.map_err(|_| CommitError::Stopped)??)
+            .unwrap_or_else(|_| CommitOutcome::OutcomeUnknown("the committer stopped".to_owned()))
+    }
+}
+
+/// What a failed append means for its rows.
+///
+/// A conflict, and an error the database reported for a statement (or for COMMIT),
+/// wrote nothing. Of those, data errors (SQLSTATE class 22 and 23 on Postgres;
+/// constraint, type and size errors on SQLite) are the rows' fault; the rest (the
+/// server shutting down, a lock timeout...) are the store's. A lost connection or I/O
+/// error may have happened after the COMMIT reached the server: the outcome is unknown.
+pub fn outcome_of(error: &StoreError) -> CommitOutcome {
+    if error.is_conflict() {
+        return CommitOutcome::FailedBeforeCommit(Failure::Conflict);
+    }
+    let why = error.to_string();
+    let failure = match error {
+        StoreError::Corrupt { .. } => Failure::Rejected(why),
+        StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => {
+            Failure::Unavailable(why)
+        }
+        StoreError::Database(e) => match e.as_database_error() {
+            Some(db) if db.code().is_some_and(|c| rows_at_fault(&c)) => Failure::Rejected(why),
+            Some(_) => Failure::Unavailable(why),
+            None => return CommitOutcome::OutcomeUnknown(why),
+        },
+        _ => Failure::Unavailable(why),
+    };
+    CommitOutcome::FailedBeforeCommit(failure)
+}
+
+/// Whether a database error code blames the rows written (see [`outcome_of`]).
+fn rows_at_fault(code: &str) -> bool {
+    match code.parse::<i64>() {
+        // SQLite: TOOBIG, CONSTRAINT, MISMATCH, RANGE (primary code in the low byte).
+        Ok(sqlite) => matches!(sqlite & 0xff, 18 | 19 | 20 | 25),
+        Err(_) => code.starts_with("22") || code.starts_with("23"),
     }
 }
 
@@ -65,7 +106,7 @@ async fn run(store: Store, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<
     loop {
         // Take one group under the lock, then commit it without holding the lock, so the
         // next worker can gather the next group meanwhile.
-        let (requests, rows) = {
+        let requests = {
             let mut rx = rx.lock().await;
             let Some(first) = rx.recv().await else { return };
             let mut rows = first.batch.ops.len();
@@ -79,28 +120,47 @@ async fn run(store: Store, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<
                     Err(_) => break,
                 }
             }
-            (requests, rows)
+            requests
         };
-        let (batches, replies): (Vec<AppendBatch>, Vec<_>) =
-            requests.into_iter().map(|r| (r.batch, r.reply)).unzip();
+        commit_group(&store, requests).await;
+    }
+}
+
+/// Commits a group; on a failure that blames its rows, commits each half again (see the
+/// module comment), so the batch at fault is found in O(log n) transactions.
+async fn commit_group(store: &Store, requests: Vec<CommitRequest>) {
+    let (batches, replies): (Vec<AppendBatch>, Vec<_>) =
+        requests.into_iter().map(|r| (r.batch, r.reply)).unzip();
+    let mut groups = vec![(batches, replies)];
+    while let Some((mut batches, mut replies)) = groups.pop() {
         let started = Instant::now();
-        match store.append_many(&batches).await {
+        let result = match batches.as_slice() {
+            [one] => store.append_batch(one).await,
+            many => store.append_many(many).await,
+        };
+        let outcome = match result {
             Ok(()) => {
-                tracing::trace!(rows, documents = batches.len(), took = ?started.elapsed(), "group commit");
-                for reply in replies {
-                    let _ = reply.send(Ok(()));
-                }
+                tracing::trace!(documents = batches.len(), took = ?started.elapsed(), "group commit");
+                CommitOutcome::Committed
             }
-            Err(e) => {
-                // One bad batch must not fail the others: retry each on its own, so only
-                // the document at fault sees an error. With several relays the usual
-                // fault is a revision another relay committed first, so this is routine.
-                tracing::debug!(error = %e, "group commit failed; committing documents one by one");
-                for (reply, batch) in replies.into_iter().zip(batches) {
-                    let result = store.append_batch(&batch).await;
-                    let _ = reply.send(result);
-                }
-            }
+            Err(e) => outcome_of(&e),
+        };
+        let blames_rows = matches!(
+            outcome,
+            CommitOutcome::FailedBeforeCommit(Failure::Conflict | Failure::Rejected(_))
+        );
+        if blames_rows && batches.len() > 1 {
+            tracing::debug!(
+                documents = batches.len(),
+                "group commit refused; committing each half"
+            );
+            let half = batches.len() / 2;
+            groups.push((batches.split_off(half), replies.split_off(half)));
+            groups.push((batches, replies));
+            continue;
+        }
+        for reply in replies {
+            let _ = reply.send(outcome.clone());
         }
     }
 }

@@ -1,0 +1,92 @@
+//! One live document: a pure core and the task that owns it.
+//!
+//! - `types.rs`: the plain data the core takes and gives (submits, log entries, effects,
+//!   commit outcomes).
+//! - `core.rs`, `batch.rs`: [`DocCore`], the synchronous state machine (sequencer, client
+//!   deduplication, subscribers, cursors, the batch in flight, checkpoint and restore).
+//!   It imports nothing async and nothing of the store: inputs in, effects out.
+//! - `owner.rs`: the owner task, the thin async shell that feeds the core the commands
+//!   connections send, performs its effects (sends, commits through the committer, log
+//!   reads, snapshots) and hands it their results.
+//! - `sim/` (tests only): the deterministic simulator that drives the same core with a
+//!   seed against a simulated store that fails, stalls and loses the relay's memory.
+//!
+//! Dependency rule: `types` ← `core`/`batch` ← `owner`; the core never names `owner`,
+//! `crate::store`, `crate::room`, `crate::state`, tokio or sqlx.
+
+mod batch;
+mod convert;
+mod core;
+mod owner;
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
+mod tests;
+pub mod types;
+
+use pairprog_protocol::bus::BusOp;
+use pairprog_protocol::messages::{CursorInfo, Selection};
+use tokio::sync::oneshot;
+
+pub use self::batch::{Next, MAX_RACES};
+pub use self::core::{CoreConfig, DocCore};
+pub use self::owner::spawn;
+pub use self::types::{
+    CommitOutcome, CommitRequest, DocId, DocView, Effect, Failure, Loaded, LogEntry, Lookup,
+    LostTrack, ProtoError, SubmitCommand,
+};
+use crate::room::Member;
+use crate::store::DocumentId;
+
+pub enum DocCommand {
+    /// Subscribe `member`, creating the document from `text` if it does not exist.
+    Open {
+        member: Member,
+        language: Option<String>,
+        text: Option<String>,
+        revision: Option<u64>,
+        reply: oneshot::Sender<Result<(), ProtoError>>,
+    },
+    Close {
+        participant_id: String,
+    },
+    Submit(SubmitCommand),
+    Cursor {
+        participant_id: String,
+        selections: Vec<Selection>,
+    },
+    /// The current text, for REST.
+    Read {
+        reply: oneshot::Sender<Result<DocView, ReadError>>,
+    },
+    /// Operations another relay committed.
+    Replicated {
+        document: DocumentId,
+        ops: Replicated,
+    },
+    /// Read whatever the log holds beyond our revision (notifications may have been lost).
+    CatchUp,
+    /// A cursor of a participant connected to another relay.
+    RemoteCursor(CursorInfo),
+}
+
+/// What another relay announced it committed.
+pub enum Replicated {
+    /// The operations themselves, in revision order.
+    Ops(Vec<BusOp>),
+    /// Only that revisions up to `last` exist: too large for a notification.
+    InLog { last: u64 },
+}
+
+#[derive(Debug)]
+pub enum ReadError {
+    NotFound,
+    Storage(String),
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,639 @@
+//! The owner task of one live document: the thin async shell around [`DocCore`].
+//! Connections talk to it through a bounded channel of [`DocCommand`]s; it feeds them to
+//! the core, performs the effects the core returns (frames to members, notices to other
+//! relays), and does the I/O the core asks for: appends through the committer, log reads,
+//! loads and snapshots. The rules of the document live in the core, not here.
+//!
+//! An operation's life: the core sequences it in memory with every other submit that
+//! queued meanwhile; the committer appends them in one transaction (group commit); the
+//! outcome goes back to the core, which only then acknowledges and broadcasts (see
+//! `batch.rs` for failures, lost races with other relays and unknown outcomes).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pairprog_protocol::bus::BusMessage;
+use pairprog_protocol::messages::{DocumentInfo, ErrorCode, ServerMessage};
+use tokio::sync::{mpsc, oneshot};
+
+use super::convert::{append_batch, entry, loaded};
+use super::{
+    now_ms, CommitOutcome, CoreConfig, DocCommand, DocCore, Effect, LogEntry, Next, ProtoError,
+    ReadError, Replicated, SubmitCommand,
+};
+use crate::committer::outcome_of;
+use crate::room::{frame, KickReason, Member, Room};
+use crate::state::SharedState;
+use crate::store::{DocumentLock, StoreError};
+
+/// Commands queued for one document before senders are told it is busy.
+const QUEUE: usize = 4096;
+/// Most operations committed in one transaction.
+const MAX_BATCH: usize = 512;
+/// Operations kept in memory to rebase late operations; older bases must reopen.
+const HISTORY: usize = 10_000;
+/// Most operations sent on a reconnect instead of the whole text.
+const MAX_CATCH_UP: u64 = 5_000;
+/// How long an owner whose document does not exist lingers.
+const ABSENT_LINGER: Duration = Duration::from_millis(100);
+/// Log rows read per query while catching up.
+const CATCH_UP_PAGE: u32 = 1000;
+/// Reads of the log to settle a commit whose outcome is unknown, and the pause before
+/// the first retry (doubling). After the last, the document is dropped and its
+/// subscribers resynchronise: nobody is answered from a guess.
+const RESOLVE_ATTEMPTS: u32 = 5;
+const RESOLVE_BACKOFF: Duration = Duration::from_millis(100);
+
+pub fn spawn(
+    state: SharedState,
+    room: Arc<Room>,
+    path: String,
+    generation: u64,
+) -> mpsc::Sender<DocCommand> {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let core = DocCore::new(CoreConfig {
+        room: room.id.clone(),
+        path,
+        max_document_bytes: state.config.max_document_bytes,
+        history: HISTORY,
+        max_catch_up: MAX_CATCH_UP,
+        relay_id: state.cluster.as_ref().map(|c| c.relay_id.clone()),
+    });
+    let owner = Owner {
+        state: state.clone(),
+        room,
+        generation,
+        core,
+        members: HashMap::new(),
+        counted: false,
+    };
+    state.owners.spawn(owner.run(rx));
+    tx
+}
+
+struct Owner {
+    state: SharedState,
+    room: Arc<Room>,
+    generation: u64,
+    core: DocCore,
+    /// The connections of the core's subscribers, by participant id.
+    members: HashMap<String, Member>,
+    /// Whether this owner counts in the live documents metric.
+    counted: bool,
+}
+
+impl Owner {
+    async fn run(mut self, mut rx: mpsc::Receiver<DocCommand>) {
+        if let Err(e) = self.load().await {
+            tracing::error!(room = %self.room.id, path = %self.core.path(), error = %e, "cannot load document");
+            fail_queued(&mut rx, &e);
+            self.room
+                .retire_document(self.core.path(), self.generation, || true);
+            // The room may have been kept only for this document (defect 10).
+            self.state.rooms.release_if_idle(&self.room.id, &self.state);
+            return;
+        }
+        let mut pending: Option<DocCommand> = None;
+        loop {
+            self.count();
+            let command = match pending.take() {
+                Some(c) => c,
+                None => {
+                    let linger = match (self.core.is_loaded(), self.core.has_subscribers()) {
+                        (false, _) => Some(ABSENT_LINGER),
+                        (true, false) => Some(self.state.config.idle_unload()),
+                        (true, true) => None,
+                    };
+                    tokio::select! {
+                        biased;
+                        _ = self.state.shutdown.cancelled() => break,
+                        c = rx.recv() => match c {
+                            Some(c) => c,
+                            None => break,
+                        },
+                        _ = tokio::time::sleep(linger.unwrap_or_default()), if linger.is_some() => {
+                            if self.room.retire_document(self.core.path(), self.generation, || rx.is_empty()) {
+                                break;
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            match command {
+                DocCommand::Submit(first) => {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(DocCommand::Submit(next)) => batch.push(next),
+                            Ok(other) => {
+                                pending = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.submit(batch).await;
+                }
+                DocCommand::Open {
+                    member,
+                    language,
+                    text,
+                    revision,
+                    reply,
+                } => {
+                    // The requester gave up waiting (defect 7): subscribing it now would
+                    // leave a subscriber nobody reads, keeping the document loaded.
+                    if reply.is_closed() {
+                        continue;
+                    }
+                    let result = self.open(member, language, text, revision, &reply).await;
+                    let _ = reply.send(result);
+                }
+                DocCommand::Close { participant_id } => {
+                    self.members.remove(&participant_id);
+                    let mut fx = Vec::new();
+                    self.core.unsubscribe(&participant_id, &mut fx);
+                    self.perform(fx);
+                }
+                DocCommand::Cursor {
+                    participant_id,
+                    selections,
+                } => {
+                    let mut fx = Vec::new();
+                    self.core.set_cursor(&participant_id, selections, &mut fx);
+                    self.perform(fx);
+                }
+                DocCommand::Read { reply } => {
+                    let _ = reply.send(self.core.view().ok_or(ReadError::NotFound));
+                }
+                DocCommand::Replicated { document, ops } => self.replicated(document, ops).await,
+                DocCommand::CatchUp => {
+                    if let Err(e) = self.catch_up().await {
+                        self.lost_track(&e).await;
+                    }
+                }
+                DocCommand::RemoteCursor(cursor) => {
+                    let mut fx = Vec::new();
+                    self.core.remote_cursor(cursor, &mut fx);
+                    self.perform(fx);
+                }
+            }
+        }
+        self.snapshot_if_behind(0).await;
+        if self.counted {
+            self.state
+                .metrics
+                .live_documents
+                .fetch_sub(1, Ordering::Relaxed);
+        }
+        self.state.rooms.release_if_idle(&self.room.id, &self.state);
+    }
+
+    /// Keeps the live documents metric in step with whether the core holds a document.
+    fn count(&mut self) {
+        if self.core.is_loaded() != self.counted {
+            self.counted = self.core.is_loaded();
+            let metric = &self.state.metrics.live_documents;
+            if self.counted {
+                metric.fetch_add(1, Ordering::Relaxed);
+            } else {
+                metric.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn perform(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Send { to, msg } => {
+                    let frame = frame(&msg);
+                    for id in &to {
+                        if let Some(member) = self.members.get(id) {
+                            member.send(frame.clone(), &self.state);
+                        }
+                    }
+                }
+                Effect::Resync { to } => {
+                    for id in &to {
+                        if let Some(member) = self.members.remove(id) {
+                            member.kick.kick(KickReason::Resync);
+                        }
+                    }
+                }
+                Effect::Publish(message) => {
+                    if let Some(cluster) = &self.state.cluster {
+                        cluster.publish(&message, &self.state);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Loads (or reloads) the document from the store into the core.
+    async fn load(&mut self) -> Result<(), String> {
+        let stored = self
+            .state
+            .store
+            .load_document(&self.room.id, self.core.path())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.core
+            .load(stored.map(loaded))
+            .map_err(|e| e.to_string())
+    }
+
+    async fn create(&mut self, language: Option<String>, text: &str) -> Result<(), ProtoError> {
+        let state = self.state.clone();
+        if text.len() > state.config.max_document_bytes {
+            return Err(ProtoError::new(
+                ErrorCode::DocumentTooLarge,
+                format!(
+                    "the document is {} bytes; the limit is {}",
+                    text.len(),
+                    state.config.max_document_bytes
+                ),
+            ));
+        }
+        let storage = |e: StoreError| ProtoError::new(ErrorCode::Unavailable, e.to_string());
+        let path = self.core.path().to_owned();
+        let count = state
+            .store
+            .count_documents(&self.room.id)
+            .await
+            .map_err(storage)?;
+        if count >= state.config.max_documents_per_room {
+            return Err(ProtoError::new(
+                ErrorCode::TooManyDocuments,
+                format!("the room already has {count} documents, the most it may hold"),
+            ));
+        }
+        let language = language.unwrap_or_else(|| "plaintext".to_owned());
+        match state
+            .store
+            .create_document(&self.room.id, &path, &language, text)
+            .await
+        {
+            // Another relay created it first: use theirs.
+            Ok(_) | Err(StoreError::DocumentExists { .. }) => {}
+            Err(e) => return Err(storage(e)),
+        }
+        self.load()
+            .await
+            .map_err(|e| ProtoError::new(ErrorCode::Unavailable, e))?;
+        let (Some(language), Some(revision)) = (self.core.language(), self.core.revision()) else {
+            return Ok(());
+        };
+        let info = DocumentInfo {
+            path,
+            language: language.to_owned(),
+            revision,
+        };
+        self.room
+            .broadcast(&ServerMessage::DocumentAdded(info.clone()), None, &state);
+        if let Some(cluster) = &state.cluster {
+            cluster.publish(
+                &BusMessage::DocumentAdded {
+                    relay: cluster.relay_id.clone(),
+                    room: self.room.id.clone(),
+                    document: info,
+                },
+                &state,
+            );
+        }
+        Ok(())
+    }
+
+    async fn open(
+        &mut self,
+        member: Member,
+        language: Option<String>,
+        text: Option<String>,
+        revision: Option<u64>,
+        reply: &oneshot::Sender<Result<(), ProtoError>>,
+    ) -> Result<(), ProtoError> {
+        if !self.core.is_loaded() {
+            match &text {
+                Some(text) => self.create(language, text).await?,
+                None => {
+                    return Err(ProtoError::new(
+                        ErrorCode::UnknownDocument,
+                        format!(
+                            "the room has no document {:?}; send its text to create it",
+                            self.core.path()
+                        ),
+                    ))
+                }
+            }
+        }
+        if self.core.behind(revision) {
+            if let Err(e) = self.catch_up().await {
+                self.lost_track(&e).await;
+            }
+        }
+        let (Some(document), Some(current)) = (self.core.document_id(), self.core.revision())
+        else {
+            return Err(ProtoError::new(
+                ErrorCode::Unavailable,
+                "the document vanished while it was opened",
+            ));
+        };
+        let since = self.core.catch_up_since(revision);
+        let mut logged = Vec::new();
+        if let Some(since) = since {
+            logged = self
+                .state
+                .store
+                .operations_since(document, since, (current - since) as u32)
+                .await
+                .map_err(|e| ProtoError::new(ErrorCode::Unavailable, e.to_string()))?
+                .into_iter()
+                .map(entry)
+                .collect();
+        }
+        if reply.is_closed() {
+            // Gave up while the log was read (defect 7).
+            return Ok(());
+        }
+        let mut fx = Vec::new();
+        let p = &member.participant;
+        self.core
+            .subscribe(&p.id, &member.client_id, &p.name, since, logged, &mut fx)?;
+        self.members.insert(p.id.clone(), member);
+        self.perform(fx);
+        Ok(())
+    }
+
+    /// Sequences and commits a batch of submits, and whatever the core queues after it
+    /// (the halves of a refused batch, a batch that lost a race).
+    async fn submit(&mut self, batch: Vec<SubmitCommand>) {
+        let newest_base = batch.iter().map(|s| s.base).max();
+        if self.core.behind(newest_base) {
+            if let Err(e) = self.catch_up().await {
+                self.lost_track(&e).await;
+            }
+        }
+        let mut lookups = Vec::new();
+        if let Some(document) = self.core.document_id() {
+            for (client, seq) in self.core.lookups_needed(&batch) {
+                let found = self
+                    .state
+                    .store
+                    .find_client_operation(document, &client, seq)
+                    .await
+                    .map_err(|e| e.to_string());
+                lookups.push(((client, seq), found));
+            }
+        }
+        self.core.submit(batch, lookups);
+        // After a lost race on Postgres: the document's append lock, held from reading
+        // the log to appending on top of it, so the revisions cannot be taken twice.
+        let mut locked: Option<DocumentLock> = None;
+        loop {
+            let mut fx = Vec::new();
+            let request = self.core.next_commit(now_ms(), &mut fx);
+            self.perform(fx);
+            let Some(request) = request else { break };
+            let rows = request.ops.len();
+            let started = Instant::now();
+            let batch = append_batch(request);
+            let outcome = match locked.take() {
+                Some(lock) => match lock.append(&batch).await {
+                    Ok(()) => CommitOutcome::Committed,
+                    Err(e) => outcome_of(&e),
+                },
+                None => self.state.committer.commit(batch).await,
+            };
+            if outcome == CommitOutcome::Committed {
+                self.state.metrics.record_commit(rows, started.elapsed());
+            } else {
+                tracing::warn!(room = %self.room.id, path = %self.core.path(), ?outcome, "commit failed");
+            }
+            let mut fx = Vec::new();
+            let next = self.core.outcome(outcome, &mut fx);
+            self.perform(fx);
+            match next {
+                Next::Done => {}
+                Next::Race => locked = self.race().await,
+                Next::Resolve { since } => self.resolve(since).await,
+            }
+        }
+        self.snapshot_if_behind(self.state.config.snapshot_every)
+            .await;
+    }
+
+    /// After a lost race: takes the append lock (Postgres) and applies what the log
+    /// holds beyond the core's revision; without a lock (SQLite) catches up. The core
+    /// then sequences the batch again on top.
+    async fn race(&mut self) -> Option<DocumentLock> {
+        self.state
+            .metrics
+            .revision_races
+            .fetch_add(1, Ordering::Relaxed);
+        let document = self.core.document_id()?;
+        let since = self.core.revision()?;
+        let mut lock = match self.state.store.lock_document(document).await {
+            Ok(Some(lock)) => lock,
+            Ok(None) => {
+                if let Err(e) = self.catch_up().await {
+                    self.lost_track(&e).await;
+                }
+                return None;
+            }
+            Err(e) => {
+                let mut fx = Vec::new();
+                self.core.refuse_backlog(&e.to_string(), &mut fx);
+                self.perform(fx);
+                return None;
+            }
+        };
+        let missed = match lock.operations_since(since).await {
+            Ok(missed) => missed,
+            Err(e) => {
+                let mut fx = Vec::new();
+                self.core.refuse_backlog(&e.to_string(), &mut fx);
+                self.perform(fx);
+                return None;
+            }
+        };
+        self.state.metrics.catch_ups.fetch_add(1, Ordering::Relaxed);
+        let entries: Vec<LogEntry> = missed.into_iter().map(entry).collect();
+        let mut fx = Vec::new();
+        let applied = self.core.apply_log(&entries, &mut fx);
+        self.perform(fx);
+        if let Err(e) = applied {
+            self.lost_track(&e.to_string()).await;
+            return None;
+        }
+        Some(lock)
+    }
+
+    /// Settles a commit whose outcome is unknown from the log. If the log cannot be read
+    /// after a few tries, the document is dropped and its subscribers resynchronise:
+    /// they resend what they hold, and the log recognises what was committed.
+    async fn resolve(&mut self, since: u64) {
+        let mut pause = RESOLVE_BACKOFF;
+        for attempt in 1..=RESOLVE_ATTEMPTS {
+            match self.read_log(since).await {
+                Ok(log) => {
+                    let mut fx = Vec::new();
+                    let resolved = self.core.resolve(log, &mut fx);
+                    self.perform(fx);
+                    if let Err(e) = resolved {
+                        self.lost_track(&e.to_string()).await;
+                    }
+                    return;
+                }
+                Err(e) if attempt < RESOLVE_ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "cannot read the log to settle a commit; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = self.state.shutdown.cancelled() => break,
+                    }
+                    pause *= 2;
+                }
+                Err(_) => break,
+            }
+        }
+        self.lost_track("the outcome of a commit could not be settled")
+            .await;
+    }
+
+    /// Every operation the log holds after `since`.
+    async fn read_log(&self, since: u64) -> Result<Vec<LogEntry>, StoreError> {
+        let Some(document) = self.core.document_id() else {
+            return Ok(Vec::new());
+        };
+        let mut log = Vec::new();
+        loop {
+            let after = log.last().map_or(since, |e: &LogEntry| e.revision);
+            let page = self
+                .state
+                .store
+                .operations_since(document, after, CATCH_UP_PAGE)
+                .await?;
+            let full = page.len() == CATCH_UP_PAGE as usize;
+            log.extend(page.into_iter().map(entry));
+            if !full {
+                return Ok(log);
+            }
+        }
+    }
+
+    /// Operations another relay announced. Those we have are skipped; after a gap (a
+    /// lost or reordered notification) the log fills it.
+    async fn replicated(&mut self, document: i64, ops: Replicated) {
+        if !self.core.is_loaded() {
+            // Created by another relay after this owner found nothing: load it now.
+            if let Err(e) = self.load().await {
+                return tracing::warn!(error = %e, "cannot load a replicated document");
+            }
+        }
+        let (Some(id), Some(current)) = (self.core.document_id(), self.core.revision()) else {
+            return;
+        };
+        if id != document {
+            return;
+        }
+        let result = match ops {
+            Replicated::InLog { last } if last <= current => Ok(()),
+            Replicated::InLog { .. } => self.catch_up().await,
+            Replicated::Ops(ops) if ops.first().is_some_and(|op| op.revision > current + 1) => {
+                self.catch_up().await
+            }
+            Replicated::Ops(ops) => {
+                let entries: Vec<LogEntry> = ops
+                    .into_iter()
+                    .map(|op| LogEntry {
+                        revision: op.revision,
+                        author: String::new(),
+                        client_id: op.client_id,
+                        client_seq: op.seq,
+                        operation: op.op,
+                        committed_at_ms: 0,
+                        participant_id: op.participant_id,
+                    })
+                    .collect();
+                let mut fx = Vec::new();
+                let applied = self.core.apply_log(&entries, &mut fx);
+                self.perform(fx);
+                match applied {
+                    // A gap inside the notice: the log fills it.
+                    Err(_) => self.catch_up().await,
+                    Ok(()) => Ok(()),
+                }
+            }
+        };
+        if let Err(e) = result {
+            self.lost_track(&e).await;
+        }
+        self.snapshot_if_behind(self.state.config.snapshot_every)
+            .await;
+    }
+
+    /// Reads and applies every operation the log holds beyond the core's revision.
+    async fn catch_up(&mut self) -> Result<(), String> {
+        self.state.metrics.catch_ups.fetch_add(1, Ordering::Relaxed);
+        let Some(since) = self.core.revision() else {
+            return Ok(());
+        };
+        let log = self.read_log(since).await.map_err(|e| e.to_string())?;
+        let mut fx = Vec::new();
+        let applied = self.core.apply_log(&log, &mut fx);
+        self.perform(fx);
+        applied.map_err(|e| e.to_string())
+    }
+
+    /// The log no longer continues from the core's revision (the retention job compacted
+    /// what we missed) or cannot be read: have the subscribers reconnect, since they
+    /// cannot be told what changed one operation at a time, and reload.
+    async fn lost_track(&mut self, why: &str) {
+        tracing::warn!(room = %self.room.id, path = %self.core.path(), error = %why, "lost track of the document; reloading it");
+        let mut fx = Vec::new();
+        self.core.lost_track(&mut fx);
+        self.perform(fx);
+        if let Err(e) = self.load().await {
+            tracing::error!(error = %e, "reload failed; unloading the document");
+        }
+    }
+
+    /// Writes a snapshot when more than `threshold` operations followed the last one.
+    /// Only forward: another relay may have written a later one.
+    async fn snapshot_if_behind(&mut self, threshold: u64) {
+        let Some((document, text, revision)) = self.core.snapshot_due(threshold) else {
+            return;
+        };
+        match self
+            .state
+            .store
+            .advance_snapshot(document, &text, revision)
+            .await
+        {
+            Ok(_) => self.core.snapshot_written(revision),
+            Err(e) => {
+                tracing::warn!(error = %e, "snapshot failed; the log still has every operation")
+            }
+        }
+    }
+}
+
+/// Answers every queued command after a fatal load error.
+fn fail_queued(rx: &mut mpsc::Receiver<DocCommand>, why: &str) {
+    rx.close();
+    while let Ok(command) = rx.try_recv() {
+        match command {
+            DocCommand::Open { reply, .. } => {
+                let _ = reply.send(Err(ProtoError::new(
+                    ErrorCode::Unavailable,
+                    format!("the document could not be loaded: {why}"),
+                )));
+            }
+            DocCommand::Read { reply } => {
+                let _ = reply.send(Err(ReadError::Storage(why.to_owned())));
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Regression tests of the document core, one per defect of issue 15 it had, each
+//! driving the core step by step with the outcome that exposed it.
+
+use pairprog_protocol::messages::{ErrorCode, ServerMessage};
+use pairprog_protocol::Operation;
+
+use super::{
+    CommitOutcome, CommitRequest, CoreConfig, DocCore, Effect, Failure, Loaded, Next, SubmitCommand,
+};
+
+fn core() -> (DocCore, Vec<Effect>) {
+    let mut core = DocCore::new(CoreConfig {
+        room: "r".to_owned(),
+        path: "a.txt".to_owned(),
+        max_document_bytes: 1 << 20,
+        history: 100,
+        max_catch_up: 100,
+        relay_id: None,
+    });
+    core.load(Some(Loaded {
+        id: 1,
+        language: "plaintext".to_owned(),
+        snapshot: String::new(),
+        snapshot_revision: 0,
+        operations: Vec::new(),
+    }))
+    .unwrap();
+    let mut fx = Vec::new();
+    for who in ["a", "b", "c"] {
+        core.subscribe(who, who, who, None, Vec::new(), &mut fx)
+            .unwrap();
+    }
+    (core, Vec::new())
+}
+
+fn submit(who: &str, seq: u64, text: &str) -> SubmitCommand {
+    SubmitCommand {
+        participant_id: who.to_owned(),
+        client_id: who.to_owned(),
+        seq,
+        base: 0,
+        op: Operation::new().insert(text),
+    }
+}
+
+/// Every (recipient, message) in the effects.
+fn sent(fx: &[Effect]) -> Vec<(String, ServerMessage)> {
+    fx.iter()
+        .flat_map(|e| match e {
+            Effect::Send { to, msg } => to.iter().map(|t| (t.clone(), msg.clone())).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+fn acks(fx: &[Effect]) -> Vec<(String, u64, u64)> {
+    sent(fx)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            ServerMessage::Ack { revision, seq, .. } => Some((to, revision, seq)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn errors(fx: &[Effect]) -> Vec<(String, ErrorCode)> {
+    sent(fx)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            ServerMessage::Error { code, .. } => Some((to, code)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Submits a batch as the shell does, the log knowing none of it.
+fn submit_all(core: &mut DocCore, batch: Vec<SubmitCommand>) {
+    let lookups = core
+        .lookups_needed(&batch)
+        .into_iter()
+        .map(|key| (key, Ok(None)))
+        .collect();
+    core.submit(batch, lookups);
+}
+
+fn first_commit(
+    core: &mut DocCore,
+    batch: Vec<SubmitCommand>,
+    fx: &mut Vec<Effect>,
+) -> CommitRequest {
+    submit_all(core, batch);
+    core.next_commit(0, fx).expect("something to commit")
+}
+
+#[test]
+fn regression_duplicate_acked_from_memory_while_its_batch_fails() {
+    let (mut core, mut fx) = core();
+    let request = first_commit(
+        &mut core,
+        vec![submit("a", 1, "x"), submit("a", 1, "x")],
+        &mut fx,
+    );
+    assert_eq!(request.ops.len(), 1, "the duplicate is not applied twice");
+    assert!(
+        acks(&fx).is_empty(),
+        "nothing is acknowledged before the commit: {fx:?}"
+    );
+    let next = core.outcome(
+        CommitOutcome::FailedBeforeCommit(Failure::Unavailable("down".into())),
+        &mut fx,
+    );
+    assert_eq!(next, Next::Done);
+    assert!(acks(&fx).is_empty());
+    assert_eq!(
+        errors(&fx),
+        vec![("a".to_owned(), ErrorCode::Unavailable); 2],
+        "both copies get the same answer"
+    );
+    assert_eq!(core.revision(), Some(0));
+}
+
+#[test]
+fn regression_duplicate_is_acknowledged_once_its_batch_commits() {
+    let (mut core, mut fx) = core();
+    first_commit(
+        &mut core,
+        vec![submit("a", 1, "x"), submit("a", 1, "x")],
+        &mut fx,
+    );
+    core.outcome(CommitOutcome::Committed, &mut fx);
+    assert_eq!(acks(&fx), vec![("a".to_owned(), 1, 1)]);
+    // A later resend of the same seq is acknowledged from the durable record.
+    let mut fx = Vec::new();
+    submit_all(&mut core, vec![submit("a", 1, "x")]);
+    assert!(core.next_commit(0, &mut fx).is_none());
+    assert_eq!(acks(&fx), vec![("a".to_owned(), 1, 1)]);
+}
+
+#[test]
+fn regression_unknown_outcome_that_committed_is_announced_not_refused() {
+    let (mut core, mut fx) = core();
+    let request = first_commit(&mut core, vec![submit("a", 1, "x")], &mut fx);
+    let next = core.outcome(CommitOutcome::OutcomeUnknown("reset".into()), &mut fx);
+    assert_eq!(next, Next::Resolve { since: 0 });
+    assert!(
+        sent(&fx).is_empty(),
+        "nothing is answered before the log is read"
+    );
+    core.resolve(request.ops, &mut fx).unwrap();
+    assert_eq!(acks(&fx), vec![("a".to_owned(), 1, 1)]);
+    let remotes = sent(&fx)
+        .into_iter()
+        .filter(|(_, m)| matches!(m, ServerMessage::Remote { revision: 1, .. }))
+        .count();
+    assert_eq!(remotes, 2, "the other subscribers hear of revision 1");
+    assert!(errors(&fx).is_empty());
+    assert_eq!(core.revision(), Some(1));
+}
+
+#[test]
+fn regression_unknown_outcome_that_did_not_commit_is_refused() {
+    let (mut core, mut fx) = core();
+    first_commit(&mut core, vec![submit("a", 1, "x")], &mut fx);
+    core.outcome(CommitOutcome::OutcomeUnknown("reset".into()), &mut fx);
+    core.resolve(Vec::new(), &mut fx).unwrap();
+    assert_eq!(errors(&fx), vec![("a".to_owned(), ErrorCode::Unavailable)]);
+    assert_eq!(core.revision(), Some(0));
+}
+
+#[test]
+fn regression_one_refused_operation_fails_only_itself() {
+    let (mut core, mut fx) = core();
+    let batch = vec![
+        submit("a", 1, "a"),
+        submit("b", 1, "BAD"),
+        submit("c", 1, "c"),
+    ];
+    let rejected = || CommitOutcome::FailedBeforeCommit(Failure::Rejected("refused".into()));
+    first_commit(&mut core, batch, &mut fx);
+    let mut commits = 1;
+    assert_eq!(core.outcome(rejected(), &mut fx), Next::Done);
+    while let Some(request) = core.next_commit(0, &mut fx) {
+        commits += 1;
+        let bad = request.ops.iter().any(|e| e.client_id == "b");
+        let outcome = if bad {
+            rejected()
+        } else {
+            CommitOutcome::Committed
+        };
+        assert_eq!(core.outcome(outcome, &mut fx), Next::Done);
+    }
+    assert!(
+        commits <= 5,
+        "found in log2(n) splits, not one by one: {commits}"
+    );
+    let mut acked: Vec<String> = acks(&fx).into_iter().map(|(to, ..)| to).collect();
+    acked.sort();
+    assert_eq!(acked, vec!["a", "c"]);
+    assert_eq!(
+        errors(&fx),
+        vec![("b".to_owned(), ErrorCode::InvalidOperation)]
+    );
+    assert_eq!(core.revision(), Some(2));
+}
+
+#[test]
+fn regression_sequence_number_sql_cannot_hold_is_refused_before_the_store() {
+    let (mut core, mut fx) = core();
+    submit_all(&mut core, vec![submit("a", 1 << 63, "x")]);
+    assert!(core.next_commit(0, &mut fx).is_none());
+    assert_eq!(errors(&fx), vec![("a".to_owned(), ErrorCode::BadMessage)]);
+}
+
+#[test]
+fn a_lost_race_sequences_the_batch_again_on_top_of_the_log() {
+    let (mut core, mut fx) = core();
+    first_commit(&mut core, vec![submit("a", 1, "x")], &mut fx);
+    let next = core.outcome(
+        CommitOutcome::FailedBeforeCommit(Failure::Conflict),
+        &mut fx,
+    );
+    assert_eq!(next, Next::Race);
+    let theirs = super::LogEntry {
+        revision: 1,
+        author: "z".into(),
+        client_id: "z".into(),
+        client_seq: 1,
+        operation: Operation::new().insert("z"),
+        committed_at_ms: 0,
+        participant_id: "z".into(),
+    };
+    core.apply_log(&[theirs], &mut fx).unwrap();
+    let again = core.next_commit(0, &mut fx).expect("sequenced again");
+    assert_eq!(again.ops[0].revision, 2);
+    core.outcome(CommitOutcome::Committed, &mut fx);
+    assert_eq!(core.text().unwrap().to_string().len(), 2);
+    assert!(acks(&fx).contains(&("a".to_owned(), 2, 1)));
+}
