@@ -7,7 +7,8 @@
 //!   It imports nothing async and nothing of the store: inputs in, effects out.
 //! - `owner.rs`: the owner task, the thin async shell that feeds the core the commands
 //!   connections send, performs its effects (sends, commits through the committer, log
-//!   reads, snapshots) and hands it their results.
+//!   reads, snapshots) and hands it their results; `settle.rs` holds its recovery paths
+//!   (a lost race, an unknown commit outcome) and `convert.rs` maps store records.
 //! - `sim/` (tests only): the deterministic simulator that drives the same core with a
 //!   seed against a simulated store that fails, stalls and loses the relay's memory.
 //!
@@ -18,6 +19,7 @@ mod batch;
 mod convert;
 mod core;
 mod owner;
+mod settle;
 #[cfg(test)]
 mod sim;
 #[cfg(test)]

@@ -39,12 +39,7 @@ const MAX_CATCH_UP: u64 = 5_000;
 /// How long an owner whose document does not exist lingers.
 const ABSENT_LINGER: Duration = Duration::from_millis(100);
 /// Log rows read per query while catching up.
-const CATCH_UP_PAGE: u32 = 1000;
-/// Reads of the log to settle a commit whose outcome is unknown, and the pause before
-/// the first retry (doubling). After the last, the document is dropped and its
-/// subscribers resynchronise: nobody is answered from a guess.
-const RESOLVE_ATTEMPTS: u32 = 5;
-const RESOLVE_BACKOFF: Duration = Duration::from_millis(100);
+pub(super) const CATCH_UP_PAGE: u32 = 1000;
 
 pub fn spawn(
     state: SharedState,
@@ -73,15 +68,15 @@ pub fn spawn(
     tx
 }
 
-struct Owner {
-    state: SharedState,
-    room: Arc<Room>,
-    generation: u64,
-    core: DocCore,
+pub(super) struct Owner {
+    pub(super) state: SharedState,
+    pub(super) room: Arc<Room>,
+    pub(super) generation: u64,
+    pub(super) core: DocCore,
     /// The connections of the core's subscribers, by participant id.
-    members: HashMap<String, Member>,
+    pub(super) members: HashMap<String, Member>,
     /// Whether this owner counts in the live documents metric.
-    counted: bool,
+    pub(super) counted: bool,
 }
 
 impl Owner {
@@ -205,7 +200,7 @@ impl Owner {
         }
     }
 
-    fn perform(&mut self, effects: Vec<Effect>) {
+    pub(super) fn perform(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
                 Effect::Send { to, msg } => {
@@ -424,104 +419,6 @@ impl Owner {
             .await;
     }
 
-    /// After a lost race: takes the append lock (Postgres) and applies what the log
-    /// holds beyond the core's revision; without a lock (SQLite) catches up. The core
-    /// then sequences the batch again on top.
-    async fn race(&mut self) -> Option<DocumentLock> {
-        self.state
-            .metrics
-            .revision_races
-            .fetch_add(1, Ordering::Relaxed);
-        let document = self.core.document_id()?;
-        let since = self.core.revision()?;
-        let mut lock = match self.state.store.lock_document(document).await {
-            Ok(Some(lock)) => lock,
-            Ok(None) => {
-                if let Err(e) = self.catch_up().await {
-                    self.lost_track(&e).await;
-                }
-                return None;
-            }
-            Err(e) => {
-                let mut fx = Vec::new();
-                self.core.refuse_backlog(&e.to_string(), &mut fx);
-                self.perform(fx);
-                return None;
-            }
-        };
-        let missed = match lock.operations_since(since).await {
-            Ok(missed) => missed,
-            Err(e) => {
-                let mut fx = Vec::new();
-                self.core.refuse_backlog(&e.to_string(), &mut fx);
-                self.perform(fx);
-                return None;
-            }
-        };
-        self.state.metrics.catch_ups.fetch_add(1, Ordering::Relaxed);
-        let entries: Vec<LogEntry> = missed.into_iter().map(entry).collect();
-        let mut fx = Vec::new();
-        let applied = self.core.apply_log(&entries, &mut fx);
-        self.perform(fx);
-        if let Err(e) = applied {
-            self.lost_track(&e.to_string()).await;
-            return None;
-        }
-        Some(lock)
-    }
-
-    /// Settles a commit whose outcome is unknown from the log. If the log cannot be read
-    /// after a few tries, the document is dropped and its subscribers resynchronise:
-    /// they resend what they hold, and the log recognises what was committed.
-    async fn resolve(&mut self, since: u64) {
-        let mut pause = RESOLVE_BACKOFF;
-        for attempt in 1..=RESOLVE_ATTEMPTS {
-            match self.read_log(since).await {
-                Ok(log) => {
-                    let mut fx = Vec::new();
-                    let resolved = self.core.resolve(log, &mut fx);
-                    self.perform(fx);
-                    if let Err(e) = resolved {
-                        self.lost_track(&e.to_string()).await;
-                    }
-                    return;
-                }
-                Err(e) if attempt < RESOLVE_ATTEMPTS => {
-                    tracing::warn!(error = %e, attempt, "cannot read the log to settle a commit; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(pause) => {}
-                        _ = self.state.shutdown.cancelled() => break,
-                    }
-                    pause *= 2;
-                }
-                Err(_) => break,
-            }
-        }
-        self.lost_track("the outcome of a commit could not be settled")
-            .await;
-    }
-
-    /// Every operation the log holds after `since`.
-    async fn read_log(&self, since: u64) -> Result<Vec<LogEntry>, StoreError> {
-        let Some(document) = self.core.document_id() else {
-            return Ok(Vec::new());
-        };
-        let mut log = Vec::new();
-        loop {
-            let after = log.last().map_or(since, |e: &LogEntry| e.revision);
-            let page = self
-                .state
-                .store
-                .operations_since(document, after, CATCH_UP_PAGE)
-                .await?;
-            let full = page.len() == CATCH_UP_PAGE as usize;
-            log.extend(page.into_iter().map(entry));
-            if !full {
-                return Ok(log);
-            }
-        }
-    }
-
     /// Operations another relay announced. Those we have are skipped; after a gap (a
     /// lost or reordered notification) the log fills it.
     async fn replicated(&mut self, document: i64, ops: Replicated) {
@@ -574,7 +471,7 @@ impl Owner {
     }
 
     /// Reads and applies every operation the log holds beyond the core's revision.
-    async fn catch_up(&mut self) -> Result<(), String> {
+    pub(super) async fn catch_up(&mut self) -> Result<(), String> {
         self.state.metrics.catch_ups.fetch_add(1, Ordering::Relaxed);
         let Some(since) = self.core.revision() else {
             return Ok(());
@@ -589,7 +486,7 @@ impl Owner {
     /// The log no longer continues from the core's revision (the retention job compacted
     /// what we missed) or cannot be read: have the subscribers reconnect, since they
     /// cannot be told what changed one operation at a time, and reload.
-    async fn lost_track(&mut self, why: &str) {
+    pub(super) async fn lost_track(&mut self, why: &str) {
         tracing::warn!(room = %self.room.id, path = %self.core.path(), error = %why, "lost track of the document; reloading it");
         let mut fx = Vec::new();
         self.core.lost_track(&mut fx);

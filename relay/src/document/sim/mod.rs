@@ -17,7 +17,9 @@
 //! `PAIRPROG_SEEDS=n` runs more seeds; `PAIRPROG_SEED=n` replays one. A failure prints
 //! its seed and the shortest failing schedule found by dropping events.
 
+mod checks;
 mod client;
+mod others;
 mod store;
 mod world;
 

@@ -5,11 +5,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use pairprog_protocol::messages::ServerMessage;
-use pairprog_protocol::Operation;
-
-use super::client::{insert_at_boundary, tokens, Reaction, SimClient};
-use super::store::{SimStore, POISON};
+use super::client::{Reaction, SimClient};
+use super::store::SimStore;
 use crate::document::core::Fault;
 use crate::document::{
     CommitOutcome, CommitRequest, CoreConfig, DocCore, Effect, Failure, LogEntry, Next,
@@ -56,7 +53,7 @@ pub enum Event {
     },
 }
 
-enum Cmd {
+pub(super) enum Cmd {
     Open {
         conn: u64,
         participant: String,
@@ -102,32 +99,32 @@ impl Stats {
 }
 
 /// A commit handed to the store that has not returned yet.
-struct Stalled {
+pub(super) struct Stalled {
     request: CommitRequest,
     steps: u8,
 }
 
 pub struct World {
-    core: DocCore,
-    fault: Fault,
+    pub(super) core: DocCore,
+    pub(super) fault: Fault,
     pub store: SimStore,
     pub clients: Vec<SimClient>,
     /// The hostile member's connection (participant id), if open.
-    hostile: Option<String>,
-    hostile_seq: u64,
-    inbox: VecDeque<Cmd>,
-    stalled: Option<Stalled>,
+    pub(super) hostile: Option<String>,
+    pub(super) hostile_seq: u64,
+    pub(super) inbox: VecDeque<Cmd>,
+    pub(super) stalled: Option<Stalled>,
     /// The store's append lock is held (after a lost race): the other relay waits.
-    locked: bool,
-    next_conn: u64,
-    foreign_seq: u64,
+    pub(super) locked: bool,
+    pub(super) next_conn: u64,
+    pub(super) foreign_seq: u64,
     /// The last revision each subscriber was told of, to check order at emission.
-    told: BTreeMap<String, u64>,
-    now: i64,
+    pub(super) told: BTreeMap<String, u64>,
+    pub(super) now: i64,
     /// Whether faults may happen (off while the run drains).
     pub faults: bool,
     pub steps: u64,
-    stats: Stats,
+    pub(super) stats: Stats,
 }
 
 impl World {
@@ -309,43 +306,6 @@ impl World {
                 }
                 Effect::Publish(_) => {}
             }
-        }
-        Ok(())
-    }
-
-    fn check_message(&mut self, p: &str, msg: &ServerMessage) -> Result<(), String> {
-        let told = self.told.get(p).copied();
-        let (revision, new) = match msg {
-            ServerMessage::Opened { revision, .. } => {
-                self.told.insert(p.to_owned(), *revision);
-                return Ok(());
-            }
-            ServerMessage::Ack { revision, seq, .. } => {
-                let logged = self.store.log.get((*revision as usize).wrapping_sub(1));
-                if logged.is_none_or(|e| e.client_seq != *seq) {
-                    return Err(format!("ack of seq {seq} as revision {revision} to {p}, which the store does not hold"));
-                }
-                (*revision, told.is_some_and(|t| *revision > t))
-            }
-            ServerMessage::Remote { revision, op, .. } => {
-                let logged = self.store.log.get((*revision as usize).wrapping_sub(1));
-                if !logged.is_some_and(|e| &e.operation == op) {
-                    return Err(format!(
-                        "revision {revision} sent to {p}, which the store does not hold"
-                    ));
-                }
-                (*revision, true)
-            }
-            _ => return Ok(()),
-        };
-        let Some(told) = told else {
-            return Err(format!("revision {revision} sent to {p} before it opened"));
-        };
-        if new {
-            if revision != told + 1 {
-                return Err(format!("{p} told of revision {revision} after {told}"));
-            }
-            self.told.insert(p.to_owned(), revision);
         }
         Ok(())
     }
@@ -586,135 +546,6 @@ impl World {
         }
         self.load();
     }
-
-    /// Another relay commits a token to the log, and announces it (or not).
-    fn foreign(&mut self, r: u64) {
-        if self.locked || (self.stalled.is_some() && r.is_multiple_of(2)) {
-            return;
-        }
-        self.foreign_seq += 1;
-        let token = format!("<f.{}>", self.foreign_seq);
-        let entry = LogEntry {
-            revision: self.store.revision() + 1,
-            author: "remote".to_owned(),
-            client_id: "f".to_owned(),
-            client_seq: self.foreign_seq,
-            operation: insert_at_boundary(&self.store.text, r, &token),
-            committed_at_ms: self.now,
-            participant_id: "remote".to_owned(),
-        };
-        self.store.append_foreign(entry.clone());
-        match (r >> 20) % 4 {
-            0 | 1 => self.inbox.push_back(Cmd::Replicated(vec![entry])),
-            2 => self.inbox.push_back(Cmd::CatchUp),
-            _ => {} // The notification was lost.
-        }
-    }
-
-    /// A member sends what no honest client would.
-    fn hostile(&mut self, r: u64) {
-        let Some(participant) = self.hostile.clone() else {
-            self.next_conn += 1;
-            let participant = format!("h.{}", self.next_conn);
-            self.hostile = Some(participant.clone());
-            self.told.remove(&participant);
-            self.inbox.push_back(Cmd::Open {
-                conn: 0,
-                participant,
-                client_id: "h".to_owned(),
-                revision: None,
-            });
-            return;
-        };
-        self.hostile_seq += 1;
-        let base = self.store.revision();
-        let token = format!("<h.{}>", self.hostile_seq);
-        let valid = insert_at_boundary(&self.store.text, r, &token);
-        let mut submit = SubmitCommand {
-            participant_id: participant,
-            client_id: "h".to_owned(),
-            seq: self.hostile_seq,
-            base,
-            op: valid,
-        };
-        match (r >> 16) % 6 {
-            0 => submit.seq = u64::MAX - (r % 3),
-            1 => submit.base = base + 1 + r % 1000,
-            2 => {
-                submit.op = Operation::new()
-                    .retain(self.store.text.chars().count() + 1)
-                    .insert("<h.bad>")
-            }
-            3 => {
-                let poison = format!("<h{POISON}{}>", self.hostile_seq);
-                submit.op = insert_at_boundary(&self.store.text, r, &poison);
-            }
-            4 => {
-                // The same (client id, seq) twice in a row.
-                self.inbox.push_back(Cmd::Submit(submit.clone()));
-            }
-            _ => {}
-        }
-        self.inbox.push_back(Cmd::Submit(submit));
-    }
-
-    /// Every token is in the store at most once, and the store's text is made of tokens.
-    fn check_exactly_once(&self) -> Result<(), String> {
-        let mut seen = std::collections::BTreeSet::new();
-        for piece in self.store.text.split_inclusive('>') {
-            if !piece.starts_with('<') || piece[1..].contains('<') {
-                return Err(format!("the stored text is torn at {piece:?}"));
-            }
-            if piece.contains(POISON) {
-                return Err(format!("a refused value was stored: {piece:?}"));
-            }
-            if !seen.insert(piece) {
-                return Err(format!("{piece} is stored twice"));
-            }
-        }
-        Ok(())
-    }
-
-    /// After the run drained: every client holds the stored text, and everything
-    /// acknowledged is in it.
-    pub fn check_converged(&self) -> Result<(), String> {
-        let stored = &self.store.text;
-        if self.core.text().map(|t| t.to_string()).as_ref() != Some(stored) {
-            return Err("the relay's text differs from the store's".to_owned());
-        }
-        let held = tokens(stored);
-        for c in &self.clients {
-            if &c.text != stored {
-                return Err(format!(
-                    "{} holds {:?}, the store {:?}",
-                    c.client_id, c.text, stored
-                ));
-            }
-            if let Some(missing) = c.acked.iter().find(|t| !held.contains(t)) {
-                return Err(format!(
-                    "{missing} was acknowledged to {} but is not stored",
-                    c.client_id
-                ));
-            }
-        }
-        let subscribed = self
-            .clients
-            .iter()
-            .filter(|c| c.participant().is_some_and(|p| self.core.is_subscribed(p)))
-            .count()
-            + usize::from(
-                self.hostile
-                    .as_deref()
-                    .is_some_and(|p| self.core.is_subscribed(p)),
-            );
-        let total = self.core.subscriber_count();
-        if subscribed != total {
-            return Err(format!(
-                "{total} subscribers for {subscribed} connections: a ghost subscriber"
-            ));
-        }
-        Ok(())
-    }
 }
 
 fn new_core(fault: Fault) -> DocCore {
@@ -739,6 +570,6 @@ pub fn mix(x: u64) -> u64 {
 }
 
 /// True `n` times in `d`, decided by `r`.
-fn chance(r: u64, n: u64, d: u64) -> bool {
+pub(super) fn chance(r: u64, n: u64, d: u64) -> bool {
     (r >> 32) % d < n
 }

@@ -1,0 +1,82 @@
+//! The others in the simulated world: another relay committing to the same log, and a
+//! hostile member sending what no honest client would.
+
+use pairprog_protocol::Operation;
+
+use super::client::insert_at_boundary;
+use super::store::POISON;
+use super::world::{Cmd, World};
+use crate::document::{LogEntry, SubmitCommand};
+
+impl World {
+    /// Another relay commits a token to the log, and announces it (or not).
+    pub(super) fn foreign(&mut self, r: u64) {
+        if self.locked || (self.stalled.is_some() && r.is_multiple_of(2)) {
+            return;
+        }
+        self.foreign_seq += 1;
+        let token = format!("<f.{}>", self.foreign_seq);
+        let entry = LogEntry {
+            revision: self.store.revision() + 1,
+            author: "remote".to_owned(),
+            client_id: "f".to_owned(),
+            client_seq: self.foreign_seq,
+            operation: insert_at_boundary(&self.store.text, r, &token),
+            committed_at_ms: self.now,
+            participant_id: "remote".to_owned(),
+        };
+        self.store.append_foreign(entry.clone());
+        match (r >> 20) % 4 {
+            0 | 1 => self.inbox.push_back(Cmd::Replicated(vec![entry])),
+            2 => self.inbox.push_back(Cmd::CatchUp),
+            _ => {} // The notification was lost.
+        }
+    }
+
+    /// A member sends what no honest client would.
+    pub(super) fn hostile(&mut self, r: u64) {
+        let Some(participant) = self.hostile.clone() else {
+            self.next_conn += 1;
+            let participant = format!("h.{}", self.next_conn);
+            self.hostile = Some(participant.clone());
+            self.told.remove(&participant);
+            self.inbox.push_back(Cmd::Open {
+                conn: 0,
+                participant,
+                client_id: "h".to_owned(),
+                revision: None,
+            });
+            return;
+        };
+        self.hostile_seq += 1;
+        let base = self.store.revision();
+        let token = format!("<h.{}>", self.hostile_seq);
+        let valid = insert_at_boundary(&self.store.text, r, &token);
+        let mut submit = SubmitCommand {
+            participant_id: participant,
+            client_id: "h".to_owned(),
+            seq: self.hostile_seq,
+            base,
+            op: valid,
+        };
+        match (r >> 16) % 6 {
+            0 => submit.seq = u64::MAX - (r % 3),
+            1 => submit.base = base + 1 + r % 1000,
+            2 => {
+                submit.op = Operation::new()
+                    .retain(self.store.text.chars().count() + 1)
+                    .insert("<h.bad>")
+            }
+            3 => {
+                let poison = format!("<h{POISON}{}>", self.hostile_seq);
+                submit.op = insert_at_boundary(&self.store.text, r, &poison);
+            }
+            4 => {
+                // The same (client id, seq) twice in a row.
+                self.inbox.push_back(Cmd::Submit(submit.clone()));
+            }
+            _ => {}
+        }
+        self.inbox.push_back(Cmd::Submit(submit));
+    }
+}
