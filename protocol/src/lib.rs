@@ -8,6 +8,7 @@
 //! - [`bus`]: what relays sharing one database tell each other (Postgres `NOTIFY`).
 
 pub mod bus;
+pub mod checked;
 mod client;
 mod diff;
 pub mod editor;

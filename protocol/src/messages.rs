@@ -5,9 +5,14 @@
 //!
 //! Every message is an object with a `type` field. Offsets (cursors, selections) and
 //! operation lengths count Unicode scalar values.
+//!
+//! Decoding a [`ClientMessage`] also refuses what no relay could store (see
+//! [`checked`]): a `seq`, `base` or `revision` above 2^63 - 1, and U+0000 in any string
+//! or inserted text. Such a message is a bad message, answered to its sender only.
 
 use serde::{Deserialize, Serialize};
 
+use crate::checked;
 use crate::operation::Operation;
 
 /// The version a client states in [`ClientMessage::Hello`]. A relay answers a different
@@ -22,10 +27,15 @@ pub enum ClientMessage {
     #[serde(rename_all = "camelCase")]
     Hello {
         protocol: u32,
+        #[serde(deserialize_with = "checked::text")]
         name: String,
         /// Stable for the life of the client process (it survives reconnects), so the
         /// relay can recognise a resent operation. Chosen by the relay when absent.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "checked::optional_text"
+        )]
         client_id: Option<String>,
     },
     /// Subscribe to a document, creating it with `text` if the room does not have it.
@@ -33,27 +43,48 @@ pub enum ClientMessage {
     /// when it still can, instead of the whole text.
     #[serde(rename_all = "camelCase")]
     Open {
+        #[serde(deserialize_with = "checked::text")]
         path: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "checked::optional_text"
+        )]
         language: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "checked::optional_text"
+        )]
         text: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "checked::optional_counter"
+        )]
         revision: Option<u64>,
     },
     /// Unsubscribe from a document.
-    Close { path: String },
+    Close {
+        #[serde(deserialize_with = "checked::text")]
+        path: String,
+    },
     /// An edit made against revision `base`. `seq` numbers this client's operations on
     /// this document (1, 2, ...), so a resend is recognised.
     #[serde(rename_all = "camelCase")]
     Op {
+        #[serde(deserialize_with = "checked::text")]
         path: String,
+        #[serde(deserialize_with = "checked::counter")]
         base: u64,
+        #[serde(deserialize_with = "checked::counter")]
         seq: u64,
+        #[serde(deserialize_with = "checked::operation")]
         op: Operation,
     },
     /// Where this participant's cursor and selections are in a document.
     Cursor {
+        #[serde(deserialize_with = "checked::text")]
         path: String,
         selections: Vec<Selection>,
     },

@@ -56,6 +56,7 @@ impl utoipa::Modify for RoomSecretScheme {
 
 pub fn router(state: SharedState) -> Router {
     let body_limit = state.config.max_message_bytes;
+    let body_timeout = state.config.http_header_timeout;
     let limits = Limits::new(&state.config);
     Router::new()
         .route("/api/rooms", post(rest::create_room))
@@ -78,6 +79,11 @@ pub fn router(state: SharedState) -> Router {
         .route("/metrics", get(rest::metrics))
         .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .layer(DefaultBodyLimit::max(body_limit))
+        // A body that stops arriving ends the request (the headers have their own
+        // timeout in `serve.rs`), so a half-sent request cannot hold its connection.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::guard,

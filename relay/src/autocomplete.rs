@@ -55,7 +55,7 @@ pub struct AutocompleteResponse {
 }
 
 #[utoipa::path(post, path = "/api/autocomplete", request_body = AutocompleteRequest,
-    responses((status = 200, body = AutocompleteResponse), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = AutocompleteResponse), (status = 413, body = ErrorBody, description = "`body_too_large`: over --max-message-bytes"), (status = 422, body = ErrorBody, description = "`invalid_request`: not JSON (this route answers 422, not 400, as the original product did), JSON of the wrong shape (a missing or unknown field, a wrong type) or a language the engine refuses; `cursor_out_of_range`: `cursorPosition` negative or past the end of `code` (it counts chars)")))]
 pub async fn autocomplete(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<AutocompleteResponse>, ApiError> {

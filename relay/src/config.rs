@@ -93,6 +93,33 @@ pub struct Config {
     #[arg(long, env = "PAIRPROG_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
 
+    /// Most HTTP connections served at once (requests in progress and idle keep-alive
+    /// connections; an upgraded WebSocket counts under --max-connections instead).
+    /// Beyond it the relay stops accepting until one ends.
+    #[arg(long, env = "PAIRPROG_MAX_HTTP_CONNECTIONS", default_value_t = 1024)]
+    pub max_http_connections: usize,
+
+    /// Time a client has to send a request's headers (after connecting, and between
+    /// keep-alive requests) and, once they came, the request body; a silent or
+    /// half-sent request is closed after it (such as 10s or 500ms).
+    #[arg(long, env = "PAIRPROG_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub http_header_timeout: Duration,
+
+    /// WebSocket messages one connection may send per second, on average; a client
+    /// above it is read more slowly (nothing is refused). 0 turns the limit off.
+    #[arg(long, env = "PAIRPROG_WS_MESSAGES_PER_SECOND", default_value_t = 200)]
+    pub ws_messages_per_second: u32,
+
+    /// WebSocket messages one connection may send in a burst above that rate (a
+    /// reconnect reopening every document sends many at once).
+    #[arg(long, env = "PAIRPROG_WS_MESSAGE_BURST", default_value_t = 1000)]
+    pub ws_message_burst: u32,
+
+    /// Cursor updates one connection passes on per document, at most one per this
+    /// interval: the latest replaces any not yet passed on (such as 50ms).
+    #[arg(long, env = "PAIRPROG_CURSOR_INTERVAL", default_value = "50ms", value_parser = parse_duration)]
+    pub cursor_interval: Duration,
+
     /// A browser Origin allowed to call the relay (repeat the flag, or separate with
     /// commas in the variable). When any is given, a request whose Origin header is not
     /// listed is refused with 403; requests without an Origin (editors, curl) pass.
@@ -149,7 +176,8 @@ impl Config {
     }
 }
 
-/// Reads a duration such as `30d`, `12h`, `15m`, `90s` or a bare number of seconds.
+/// Reads a duration such as `30d`, `12h`, `15m`, `90s`, `500ms` or a bare number of
+/// seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
@@ -159,16 +187,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let value: u64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration such as 30d, 12h, 15m or 90s"))?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{text:?}: the unit must be s, m, h or d")),
+    let millis = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("{text:?}: the unit must be ms, s, m, h or d")),
     };
     value
-        .checked_mul(seconds)
-        .map(Duration::from_secs)
+        .checked_mul(millis)
+        .map(Duration::from_millis)
         .ok_or_else(|| format!("{text:?} is too long"))
 }
 
@@ -181,6 +210,7 @@ mod tests {
         assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("3w").is_err());
         assert!(parse_duration("d").is_err());
     }

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod rest;
 pub mod retention;
 pub mod room;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod timefmt;
@@ -46,7 +47,7 @@ pub struct Relay {
     pub state: SharedState,
     /// Whether it serves HTTPS and WSS (`--tls-cert`) rather than HTTP and WS.
     pub tls: bool,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<()>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +70,8 @@ impl Relay {
     pub async fn start(config: Config) -> Result<Relay, StartError> {
         // A bad certificate or key is found before anything else is opened or bound.
         let tls_config = tls::server_config(config.tls_cert.as_deref(), config.tls_key.as_deref())?;
-        let store = Store::connect(&config.database_url()).await?;
+        let mut store = Store::connect(&config.database_url()).await?;
+        store.set_max_documents_per_room(config.max_documents_per_room);
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -103,8 +105,13 @@ impl Relay {
             shutdown: CancellationToken::new(),
             owners: TaskTracker::new(),
         });
-        // Peer addresses reach handlers (per-IP rate limits) as `ConnectInfo`.
-        let app = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        // Peer addresses reach handlers (per-IP rate limits) as `ConnectInfo`, which
+        // `serve` adds to every request.
+        let app = app::router(state.clone());
+        let http_limits = serve::HttpLimits {
+            header_timeout: state.config.http_header_timeout,
+            max_connections: state.config.max_http_connections,
+        };
         // These end by themselves when the relay shuts down.
         retention::spawn(state.clone());
         if let (Some(cluster), Some(bus)) = (&state.cluster, bus) {
@@ -113,19 +120,13 @@ impl Relay {
         let token = state.shutdown.clone();
         // Keystroke messages are tiny: without TCP_NODELAY, Nagle's algorithm holds each
         // one back until the previous is acknowledged, adding up to 40 ms per edit.
-        // Both kinds of listener go through tap_io, so they look alike to axum (which
-        // gives connection info to `TapIo` listeners whatever they wrap).
         let tls = tls_config.is_some();
         let server = match tls_config {
             None => {
                 let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
                     set_nodelay(tcp);
                 });
-                tokio::spawn(async move {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(async move { token.cancelled().await })
-                        .await
-                })
+                tokio::spawn(serve::serve(listener, app, http_limits, token))
             }
             Some(tls_config) => {
                 let listener = tls::TlsListener::spawn(listener, tls_config, token.clone())
@@ -136,11 +137,7 @@ impl Relay {
                 let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
                     set_nodelay(stream.get_ref().0);
                 });
-                tokio::spawn(async move {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(async move { token.cancelled().await })
-                        .await
-                })
+                tokio::spawn(serve::serve(listener, app, http_limits, token))
             }
         };
         let relay_id = state.cluster.as_ref().map(|c| c.relay_id.as_str());
@@ -174,8 +171,7 @@ impl Relay {
             cluster.depart().await;
         }
         match tokio::time::timeout(DRAIN_TIMEOUT, self.server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server ended with an error"),
+            Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
             Err(_) => tracing::warn!("connections did not close within {DRAIN_TIMEOUT:?}"),
         }

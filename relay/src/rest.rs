@@ -161,7 +161,7 @@ fn default_path(language: &str) -> String {
 }
 
 #[utoipa::path(post, path = "/api/rooms", request_body(content = Option<CreateRoomRequest>, description = "optional first document, and whether the room gets secrets"),
-    responses((status = 201, body = CreateRoomResponse), (status = 403, body = ErrorBody, description = "Origin not allowed"), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many rooms created from this address"), (status = 503, body = ErrorBody)))]
+    responses((status = 201, body = CreateRoomResponse), (status = 400, body = ErrorBody, description = "`malformed_json`: the body is not JSON"), (status = 403, body = ErrorBody, description = "Origin not allowed"), (status = 413, body = ErrorBody, description = "`body_too_large` (over --max-message-bytes) or `document_too_large` (`code` over --max-document-bytes)"), (status = 422, body = ErrorBody, description = "`invalid_request`: JSON of the wrong shape (an unknown field, a field of the wrong type); `invalid_path`: `path` empty, over 1024 bytes, absolute, with `\\`, `.`/`..` or empty segments, control or invisible characters (zero-width, bidirectional controls, a byte-order mark, spaces but U+0020) or slash look-alikes (paths are stored in Unicode NFC); `invalid_text`: `code`, `language` or `path` holds U+0000. Nothing is created."), (status = 429, body = ErrorBody, description = "too many rooms created from this address"), (status = 503, body = ErrorBody, description = "`storage_unavailable`: the database did not answer; nothing was created (the room and its first document are one transaction)")))]
 pub async fn create_room(
     State(state): State<SharedState>,
     Extension(limits): Extension<Arc<Limits>>,
@@ -199,9 +199,7 @@ async fn create_room_checked(
     };
     let language = request.language.unwrap_or_else(|| "plaintext".to_owned());
     let path = request.path.unwrap_or_else(|| default_path(&language));
-    if let Err(why) = ids::validate_path(&path) {
-        return Err(ApiError::invalid("invalid_path", why));
-    }
+    let path = ids::validate_path(&path).map_err(|why| ApiError::invalid("invalid_path", why))?;
     if let Some(code) = &request.code {
         if code.len() > state.config.max_document_bytes {
             return Err(ApiError::new(
@@ -215,27 +213,39 @@ async fn create_room_checked(
             ));
         }
     }
+    // Postgres cannot store U+0000 and SQLite can: refuse it on both, before anything
+    // is written.
+    for (field, value) in [
+        ("code", request.code.as_deref()),
+        ("language", Some(language.as_str())),
+        ("path", Some(path.as_str())),
+    ] {
+        if value.is_some_and(|v| v.contains('\0')) {
+            return Err(ApiError::invalid(
+                "invalid_text",
+                format!("{field} must not contain the NUL character (U+0000)"),
+            ));
+        }
+    }
     let id = ids::room_id();
     let created = now_ms();
     let secrets = (request.secrets == Some(true) || state.config.require_room_secret)
         .then(NewSecrets::generate);
-    match &secrets {
-        Some(secrets) => {
-            state
-                .store
-                .create_room_with_secrets(&id, created, &secrets.hashes)
-                .await
-        }
-        None => state.store.create_room(&id, created).await,
-    }
-    .map_err(ApiError::unavailable)?;
-    if let Some(code) = &request.code {
-        state
-            .store
-            .create_document(&id, &path, &language, code)
-            .await
-            .map_err(ApiError::unavailable)?;
-    }
+    // The room and its first document are one transaction, so an error never leaves a
+    // room behind that nobody was told about.
+    state
+        .store
+        .create_room_with_document(
+            &id,
+            created,
+            secrets.as_ref().map(|s| &s.hashes),
+            request
+                .code
+                .as_deref()
+                .map(|code| (path.as_str(), language.as_str(), code)),
+        )
+        .await
+        .map_err(ApiError::unavailable)?;
     Ok((
         StatusCode::CREATED,
         Json(CreateRoomResponse {
@@ -333,11 +343,11 @@ pub async fn get_room(
         .documents(&room_id)
         .await
         .map_err(ApiError::unavailable)?;
-    let room = state.rooms.get_or_create(&room_id, &state);
+    // Pinned while this request uses it; dropping the pin on any return releases it.
+    let room = state.rooms.pin(&room_id, &state);
     if let Some(cluster) = &state.cluster {
         // Count the participants connected to other relays too.
         if let Err(e) = cluster.load_roster(&room, &state).await {
-            state.rooms.release_if_idle(&room_id, &state);
             return Err(ApiError::unavailable(e));
         }
     }
@@ -349,8 +359,7 @@ pub async fn get_room(
         }
         None => (String::new(), "plaintext".to_owned()),
     };
-    // Live revisions may be ahead of the stored list's by now; the owner's are current.
-    state.rooms.release_if_idle(&room_id, &state);
+    drop(room);
     Ok(Json(RoomBody {
         room_id,
         created_at: rfc3339_ms(created),
@@ -387,8 +396,8 @@ pub async fn get_document(
         Role::ReadOnly,
     )
     .await?;
-    ids::validate_path(&path).map_err(|_| ApiError::document_not_found())?;
-    let room = state.rooms.get_or_create(&room_id, &state);
+    let path = ids::validate_path(&path).map_err(|_| ApiError::document_not_found())?;
+    let room = state.rooms.pin(&room_id, &state);
     let view = read_document(&state, &room, &path).await?;
     Ok(Json(DocumentBody {
         path: view.path,
@@ -417,8 +426,8 @@ pub async fn get_history(
         Role::ReadOnly,
     )
     .await?;
-    ids::validate_path(&path).map_err(|_| ApiError::document_not_found())?;
-    let room = state.rooms.get_or_create(&room_id, &state);
+    let path = ids::validate_path(&path).map_err(|_| ApiError::document_not_found())?;
+    let room = state.rooms.pin(&room_id, &state);
     let view = read_document(&state, &room, &path).await?;
     let since = query.since.unwrap_or(0);
     if since > view.revision {

@@ -5,7 +5,7 @@
 //! itself lives in the document's owner task (see `document.rs`), never here.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
@@ -101,6 +101,9 @@ pub struct Room {
     pub id: String,
     inner: Mutex<RoomState>,
     generation: AtomicU64,
+    /// Live [`RoomPin`]s: tasks between finding the room and joining it or finishing
+    /// with it. A pinned room is not idle, so nobody removes it meanwhile.
+    pins: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -117,6 +120,37 @@ struct RoomState {
 struct DocSlot {
     tx: mpsc::Sender<DocCommand>,
     generation: u64,
+    catch_up: CatchUpFlag,
+}
+
+/// Whether a catch-up is already waiting for a place in a document owner's full queue.
+/// Notifications that find the queue full all come down to "read the log", so one
+/// waiting request per document covers any number of them: the waits stay bounded by
+/// the number of loaded documents, not by the rate of notifications.
+#[derive(Clone, Default)]
+pub struct CatchUpFlag(Arc<AtomicBool>);
+
+impl CatchUpFlag {
+    /// The right to queue the one catch-up, unless another holder has it.
+    pub fn claim(&self, owner: &mpsc::Sender<DocCommand>) -> Option<CatchUpTicket> {
+        (!self.0.swap(true, Ordering::AcqRel)).then(|| CatchUpTicket {
+            owner: owner.clone(),
+            flag: self.0.clone(),
+        })
+    }
+}
+
+/// Held while one catch-up waits for a place in an owner's queue; dropping it (sent,
+/// timed out or abandoned) lets the next notification claim one again.
+pub struct CatchUpTicket {
+    pub owner: mpsc::Sender<DocCommand>,
+    flag: Arc<AtomicBool>,
+}
+
+impl Drop for CatchUpTicket {
+    fn drop(&mut self) {
+        self.flag.store(false, Ordering::Release);
+    }
 }
 
 /// Why a command could not reach a document's owner.
@@ -143,6 +177,7 @@ impl Room {
             id,
             inner: Mutex::new(RoomState::default()),
             generation: AtomicU64::new(0),
+            pins: AtomicUsize::new(0),
         }
     }
 
@@ -267,17 +302,20 @@ impl Room {
     /// Hands `command` to the owner of `path` only if that document is loaded here: a
     /// relay that has not loaded a document reads it whole from the store when it does.
     /// A full queue is not waited on, so the caller never blocks behind one busy
-    /// document: the command is dropped and the owner's queue returned.
+    /// document: the command is dropped and `Err` returned, carrying the right to queue
+    /// a catch-up instead if no other one is waiting for that document.
     pub fn send_if_loaded(
         &self,
         path: &str,
         command: DocCommand,
-    ) -> Option<mpsc::Sender<DocCommand>> {
+    ) -> Result<(), Option<CatchUpTicket>> {
         let room = self.lock();
-        let slot = room.documents.get(path)?;
+        let Some(slot) = room.documents.get(path) else {
+            return Ok(());
+        };
         match slot.tx.try_send(command) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => None,
-            Err(mpsc::error::TrySendError::Full(_)) => Some(slot.tx.clone()),
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(slot.catch_up.claim(&slot.tx)),
         }
     }
 
@@ -287,6 +325,15 @@ impl Room {
             .documents
             .values()
             .map(|slot| slot.tx.clone())
+            .collect()
+    }
+
+    /// The right to queue a catch-up for every loaded document that has none waiting.
+    pub fn claim_catch_ups(&self) -> Vec<CatchUpTicket> {
+        self.lock()
+            .documents
+            .values()
+            .filter_map(|slot| slot.catch_up.claim(&slot.tx))
             .collect()
     }
 
@@ -308,9 +355,12 @@ impl Room {
         participants_of(&self.lock())
     }
 
+    /// Nobody is connected, no document is loaded and no task holds a [`RoomPin`].
     pub fn is_idle(&self) -> bool {
         let room = self.lock();
-        room.members.is_empty() && room.documents.is_empty()
+        room.members.is_empty()
+            && room.documents.is_empty()
+            && self.pins.load(Ordering::Acquire) == 0
     }
 
     /// Sends to every member but `except`.
@@ -340,7 +390,11 @@ impl Room {
         let slot = room.documents.entry(path.to_owned()).or_insert_with(|| {
             let generation = self.generation.fetch_add(1, Ordering::Relaxed);
             let tx = document::spawn(state.clone(), self.clone(), path.to_owned(), generation);
-            DocSlot { tx, generation }
+            DocSlot {
+                tx,
+                generation,
+                catch_up: CatchUpFlag::default(),
+            }
         });
         match slot.tx.try_send(command) {
             Ok(()) => Ok(slot.tx.clone()),
@@ -423,15 +477,25 @@ impl RoomRegistry {
         self.rooms.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn get_or_create(&self, id: &str, state: &SharedState) -> Arc<Room> {
+    /// The room `id`, created if it is not held here, pinned in memory until the
+    /// returned guard drops. Finding (or creating) and pinning happen under the map's
+    /// lock, which [`RoomRegistry::release_if_idle`] takes too, so a task that awaits
+    /// between finding the room and joining it cannot be left holding a room that was
+    /// removed meanwhile (and that the next client would create a second time).
+    pub fn pin(&self, id: &str, state: &SharedState) -> RoomPin {
         let mut rooms = self.lock();
-        rooms
+        let room = rooms
             .entry(id.to_owned())
             .or_insert_with(|| {
                 state.metrics.rooms.fetch_add(1, Ordering::Relaxed);
                 Arc::new(Room::new(id.to_owned()))
             })
-            .clone()
+            .clone();
+        room.pins.fetch_add(1, Ordering::AcqRel);
+        RoomPin {
+            room,
+            state: state.clone(),
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Room>> {
@@ -457,5 +521,53 @@ impl RoomRegistry {
 
     pub fn all(&self) -> Vec<Arc<Room>> {
         self.lock().values().cloned().collect()
+    }
+}
+
+/// Keeps a room in the registry while a task uses it (see [`RoomRegistry::pin`]). On
+/// drop, on every path out of the task, it unpins the room and releases it if nothing
+/// else uses it, so no early return leaks a room entry.
+pub struct RoomPin {
+    room: Arc<Room>,
+    state: SharedState,
+}
+
+impl std::ops::Deref for RoomPin {
+    type Target = Arc<Room>;
+
+    fn deref(&self) -> &Arc<Room> {
+        &self.room
+    }
+}
+
+impl Drop for RoomPin {
+    fn drop(&mut self) {
+        self.room.pins.fetch_sub(1, Ordering::AcqRel);
+        self.state.rooms.release_if_idle(&self.room.id, &self.state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cluster/listener.rs` spawned a task for every notification that found a
+    /// document's queue full, each waiting up to 30 s for a place: a burst of
+    /// notifications for one busy document meant as many waiting tasks, unbounded. Now
+    /// one catch-up at most waits per document, and the next may be claimed once it is
+    /// done.
+    #[test]
+    fn regression_full_queue_notifications_spawned_unbounded_waits() {
+        let (owner, _queue) = mpsc::channel::<DocCommand>(1);
+        let flag = CatchUpFlag::default();
+        let first = flag.claim(&owner).expect("the first claim wins");
+        for _ in 0..10_000 {
+            assert!(flag.claim(&owner).is_none(), "only one waits per document");
+        }
+        drop(first);
+        assert!(
+            flag.claim(&owner).is_some(),
+            "claimable again once the first is done"
+        );
     }
 }

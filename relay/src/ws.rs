@@ -3,6 +3,7 @@
 //! the connection's bounded outbox onto the socket.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,8 +14,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::{SinkExt, StreamExt};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota};
 use pairprog_protocol::messages::{
-    ClientMessage, ErrorCode, Participant, ServerMessage, PROTOCOL_VERSION,
+    ClientMessage, ErrorCode, Participant, Selection, ServerMessage, PROTOCOL_VERSION,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -23,7 +26,7 @@ use crate::api_error::ApiError;
 use crate::document::{now_ms, DocCommand, ProtoError, SubmitCommand};
 use crate::ids;
 use crate::limits::{self, ConnectionSlot, Limits, PeerAddr};
-use crate::room::{frame, DispatchError, Frame, JoinError, Kick, KickReason, Member, Room};
+use crate::room::{frame, DispatchError, Frame, JoinError, Kick, KickReason, Member, RoomPin};
 use crate::state::SharedState;
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,8 +35,13 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Close codes (RFC 6455).
 const GOING_AWAY: u16 = 1001;
+const UNSUPPORTED_DATA: u16 = 1003;
+const INVALID_PAYLOAD: u16 = 1007;
 const POLICY_VIOLATION: u16 = 1008;
+const MESSAGE_TOO_BIG: u16 = 1009;
 const TRY_AGAIN_LATER: u16 = 1013;
+/// Selections kept per cursor update; the owner keeps no more either.
+const MAX_SELECTIONS: usize = 64;
 
 pub async fn upgrade(
     State(state): State<SharedState>,
@@ -128,9 +136,20 @@ async fn connection(
     state.metrics.connections.fetch_add(1, Ordering::Relaxed);
     let (mut sink, mut stream) = socket.split();
 
-    let hello = match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
-        Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<ClientMessage>(&text),
-        _ => {
+    let hello = match read_hello(&mut stream, state.config.max_message_bytes).await {
+        Ok(text) => serde_json::from_str::<ClientMessage>(&text),
+        Err(refusal) => {
+            // A peer that can still be told why hears it before the close.
+            if let Some(refusal) = refusal {
+                let msg = frame(&ServerMessage::Error {
+                    code: refusal.code,
+                    message: refusal.message,
+                    path: None,
+                    seq: None,
+                });
+                let _ = sink.send(Message::Text(msg)).await;
+                let _ = sink.send(close(refusal.close.0, refusal.close.1)).await;
+            }
             state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
             return;
         }
@@ -180,12 +199,14 @@ async fn connection(
         }
     };
 
-    let room = state.rooms.get_or_create(&room_id, &state);
+    // Pinned until this connection ends: the awaits before `join` below cannot lose
+    // the room to `release_if_idle`, and every way out releases it.
+    let room = state.rooms.pin(&room_id, &state);
     // Participants of other relays first, so the colour picked below is free room-wide
     // and the welcome lists them.
     if let Some(cluster) = &state.cluster {
         if let Err(e) = cluster.load_roster(&room, &state).await {
-            return refuse_storage(&mut sink, &state, &room_id, e).await;
+            return refuse_storage(&mut sink, &state, e).await;
         }
     }
     let (outbox, outbox_rx) = mpsc::channel::<Frame>(state.config.outbox_capacity.max(8));
@@ -206,13 +227,13 @@ async fn connection(
     let documents = match state.store.documents(&room_id).await {
         Ok(docs) => docs,
         Err(e) => {
-            return refuse_storage(&mut sink, &state, &room_id, e).await;
+            return refuse_storage(&mut sink, &state, e).await;
         }
     };
     let you = member.participant.clone();
     if let Some(cluster) = &state.cluster {
         if let Err(e) = cluster.announce_join(&room_id, &you).await {
-            return refuse_storage(&mut sink, &state, &room_id, e).await;
+            return refuse_storage(&mut sink, &state, e).await;
         }
     }
     let joined = room.join(member.clone(), &state, |participants| {
@@ -256,7 +277,6 @@ async fn connection(
             let _ = sink.send(Message::Text(msg)).await;
             let _ = sink.send(close(TRY_AGAIN_LATER, "room full")).await;
             state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
-            state.rooms.release_if_idle(&room_id, &state);
             return;
         }
     }
@@ -266,10 +286,13 @@ async fn connection(
     let (close_tx, close_rx) = oneshot::channel();
     let writer = tokio::spawn(write_loop(sink, outbox_rx, close_rx));
     let mut conn = Connection {
+        limiter: message_limiter(&state.config),
         state: state.clone(),
-        room: room.clone(),
+        room,
         member,
         open: HashMap::new(),
+        cursors: HashMap::new(),
+        next_cursor_at: tokio::time::Instant::now(),
     };
     let close_reason = conn.read_loop(&mut stream, &kick).await;
     conn.leave().await;
@@ -285,7 +308,72 @@ async fn connection(
     // drop can connect.
     drop(slot);
     state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
-    state.rooms.release_if_idle(&room_id, &state);
+}
+
+/// Why a connection is being closed for what its peer sent: the error it is told, then
+/// the close frame.
+struct Refusal {
+    code: ErrorCode,
+    message: String,
+    close: (u16, &'static str),
+}
+
+/// Waits for the first frame, which must be a `hello` in a text frame. `Err(None)`: the
+/// peer left or broke the connection, so nobody is left to tell.
+async fn read_hello(
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+    limit: usize,
+) -> Result<Utf8Bytes, Option<Refusal>> {
+    let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
+    loop {
+        let Ok(next) = tokio::time::timeout_at(deadline, stream.next()).await else {
+            return Err(Some(Refusal {
+                code: ErrorCode::NotJoined,
+                message: format!("no hello within {} s", HELLO_TIMEOUT.as_secs()),
+                close: (POLICY_VIOLATION, "expected hello"),
+            }));
+        };
+        return match next {
+            None | Some(Ok(Message::Close(_))) => Err(None),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Text(text))) if text.len() > limit => Err(Some(Refusal {
+                code: ErrorCode::MessageTooLarge,
+                message: format!("the hello is {} bytes; the limit is {limit}", text.len()),
+                close: (MESSAGE_TOO_BIG, "message too big"),
+            })),
+            Some(Ok(Message::Text(text))) => Ok(text),
+            Some(Ok(Message::Binary(_))) => Err(Some(Refusal {
+                code: ErrorCode::BadMessage,
+                message: "binary messages are not part of the protocol; send hello as JSON text"
+                    .into(),
+                close: (UNSUPPORTED_DATA, "expected a text frame"),
+            })),
+            Some(Err(e)) => Err(read_failure(e)),
+        };
+    }
+}
+
+/// What to tell a peer whose frame could not be read: one too large gets 1009 and one
+/// that is not UTF-8 gets 1007, each after an error message. Any other failure means
+/// the connection itself broke, and nothing can be sent.
+fn read_failure(error: axum::Error) -> Option<Refusal> {
+    let error = error.into_inner().downcast::<tungstenite::Error>().ok()?;
+    match *error {
+        tungstenite::Error::Capacity(e) => Some(Refusal {
+            code: ErrorCode::MessageTooLarge,
+            message: format!("the message is larger than the relay reads: {e}"),
+            close: (MESSAGE_TOO_BIG, "message too big"),
+        }),
+        tungstenite::Error::Utf8 => Some(Refusal {
+            code: ErrorCode::BadMessage,
+            message: "a text message that is not valid UTF-8".into(),
+            close: (INVALID_PAYLOAD, "invalid UTF-8"),
+        }),
+        e => {
+            tracing::debug!(error = %e, "websocket read failed");
+            None
+        }
+    }
 }
 
 /// Ends a connection that joined nothing because the database did not answer: the
@@ -293,7 +381,6 @@ async fn connection(
 async fn refuse_storage(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     state: &SharedState,
-    room_id: &str,
     error: impl std::fmt::Display,
 ) {
     let msg = frame(&ServerMessage::Error {
@@ -307,7 +394,6 @@ async fn refuse_storage(
         .send(close(TRY_AGAIN_LATER, "storage unavailable"))
         .await;
     state.metrics.connections.fetch_sub(1, Ordering::Relaxed);
-    state.rooms.release_if_idle(room_id, state);
 }
 
 /// Tells the other relays sharing the database that a participant left. If that fails
@@ -400,12 +486,50 @@ async fn write_loop(
     }
 }
 
+/// The per-connection message rate (`--ws-messages-per-second`, with its burst), or none.
+fn message_limiter(config: &crate::Config) -> Option<DefaultDirectRateLimiter> {
+    let rate = NonZeroU32::new(config.ws_messages_per_second)?;
+    let burst = NonZeroU32::new(config.ws_message_burst).unwrap_or(rate);
+    Some(DefaultDirectRateLimiter::direct(
+        Quota::per_second(rate).allow_burst(burst),
+    ))
+}
+
+/// The next frame, once the connection's rate allows reading one. A client over its
+/// rate is read more slowly, so TCP pushes back on it; nothing it sent is refused.
+async fn next_within_rate(
+    limiter: Option<&DefaultDirectRateLimiter>,
+    stream: &mut futures_util::stream::SplitStream<WebSocket>,
+) -> Option<Result<Message, axum::Error>> {
+    if let Some(limiter) = limiter {
+        while let Err(not_until) = limiter.check() {
+            tokio::time::sleep(not_until.wait_time_from(DefaultClock::default().now())).await;
+        }
+    }
+    stream.next().await
+}
+
+/// What the reader loop does next.
+enum Next {
+    Stop(Option<(u16, &'static str)>),
+    FlushCursors,
+    Frame(Option<Result<Message, axum::Error>>),
+}
+
 struct Connection {
     state: SharedState,
-    room: Arc<Room>,
+    /// Pinned for the connection's life; dropping it releases the room if idle.
+    room: RoomPin,
     member: Member,
     /// Documents this connection subscribed to, with their owners' queues.
     open: HashMap<String, mpsc::Sender<DocCommand>>,
+    limiter: Option<DefaultDirectRateLimiter>,
+    /// The latest cursor per document not passed on yet. A newer one replaces it, so a
+    /// flood of cursor updates costs the owner (and every subscriber's outbox) at most
+    /// one update per `--cursor-interval`, never one per message.
+    cursors: HashMap<String, Vec<Selection>>,
+    /// When the pending cursors may next be passed on.
+    next_cursor_at: tokio::time::Instant,
 }
 
 impl Connection {
@@ -425,27 +549,29 @@ impl Connection {
         kick: &Kick,
     ) -> Option<(u16, &'static str)> {
         loop {
-            let message = tokio::select! {
+            let next = tokio::select! {
                 biased;
-                _ = self.state.shutdown.cancelled() => return Some((GOING_AWAY, "relay shutting down")),
-                reason = kick.kicked() => {
-                    return Some(match reason {
-                        KickReason::Slow => (POLICY_VIOLATION, "too slow: outgoing queue overflowed"),
-                        KickReason::RoomDeleted => (GOING_AWAY, "room deleted"),
-                        KickReason::Resync => (TRY_AGAIN_LATER, "reconnect to resynchronise"),
-                    });
-                }
-                m = stream.next() => m,
+                _ = self.state.shutdown.cancelled() => Next::Stop(Some((GOING_AWAY, "relay shutting down"))),
+                reason = kick.kicked() => Next::Stop(Some(match reason {
+                    KickReason::Slow => (POLICY_VIOLATION, "too slow: outgoing queue overflowed"),
+                    KickReason::RoomDeleted => (GOING_AWAY, "room deleted"),
+                    KickReason::Resync => (TRY_AGAIN_LATER, "reconnect to resynchronise"),
+                })),
+                _ = tokio::time::sleep_until(self.next_cursor_at), if !self.cursors.is_empty() => Next::FlushCursors,
+                m = next_within_rate(self.limiter.as_ref(), stream) => Next::Frame(m),
             };
-            match message {
-                None => return None,
-                Some(Err(e)) => {
-                    tracing::debug!(error = %e, "websocket read failed");
-                    return None;
+            match next {
+                Next::Stop(reason) => return reason,
+                Next::FlushCursors => self.flush_cursors(),
+                Next::Frame(None) => return None,
+                Next::Frame(Some(Err(e))) => {
+                    let refusal = read_failure(e)?;
+                    self.error(ProtoError::new(refusal.code, refusal.message), None, None);
+                    return Some(refusal.close);
                 }
-                Some(Ok(Message::Close(_))) => return None,
-                Some(Ok(Message::Text(text))) => self.handle_text(&text).await,
-                Some(Ok(Message::Binary(_))) => self.error(
+                Next::Frame(Some(Ok(Message::Close(_)))) => return None,
+                Next::Frame(Some(Ok(Message::Text(text)))) => self.handle_text(&text).await,
+                Next::Frame(Some(Ok(Message::Binary(_)))) => self.error(
                     ProtoError::new(
                         ErrorCode::BadMessage,
                         "binary messages are not part of the protocol; send JSON text",
@@ -453,9 +579,31 @@ impl Connection {
                     None,
                     None,
                 ),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Next::Frame(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
             }
         }
+    }
+
+    /// Passes each pending cursor to its document's owner without waiting: one whose
+    /// queue is full stays pending (a later update may still replace it) and is tried
+    /// again after the interval.
+    fn flush_cursors(&mut self) {
+        let participant_id = &self.member.participant.id;
+        let open = &self.open;
+        self.cursors.retain(|path, selections| {
+            let Some(tx) = open.get(path) else {
+                return false;
+            };
+            let command = DocCommand::Cursor {
+                participant_id: participant_id.clone(),
+                selections: selections.clone(),
+            };
+            matches!(
+                tx.try_send(command),
+                Err(mpsc::error::TrySendError::Full(_))
+            )
+        });
+        self.next_cursor_at = tokio::time::Instant::now() + self.state.config.cursor_interval;
     }
 
     async fn handle_text(&mut self, text: &str) {
@@ -483,6 +631,10 @@ impl Connection {
                 )
             }
         };
+        // Documents are keyed by the NFC form of their path (see `ids::validate_path`).
+        // A path that is not valid stays as sent: `open` refuses it, and nothing else
+        // can find it open.
+        let key = |path: String| ids::validate_path(&path).unwrap_or(path);
         match message {
             ClientMessage::Hello { .. } => self.error(
                 ProtoError::new(ErrorCode::BadMessage, "already joined: hello comes once"),
@@ -496,6 +648,8 @@ impl Connection {
                 revision,
             } => self.open(path, language, text, revision).await,
             ClientMessage::Close { path } => {
+                let path = key(path);
+                self.cursors.remove(&path);
                 if let Some(tx) = self.open.remove(&path) {
                     let _ = tx
                         .send(DocCommand::Close {
@@ -510,6 +664,7 @@ impl Connection {
                 seq,
                 op,
             } => {
+                let path = key(path);
                 if self.member.participant.read_only {
                     self.state
                         .metrics
@@ -550,14 +705,17 @@ impl Connection {
                     );
                 }
             }
-            ClientMessage::Cursor { path, selections } => {
-                if let Some(tx) = self.open.get(&path) {
-                    let _ = tx
-                        .send(DocCommand::Cursor {
-                            participant_id: self.member.participant.id.clone(),
-                            selections,
-                        })
-                        .await;
+            ClientMessage::Cursor {
+                path,
+                mut selections,
+            } => {
+                let path = key(path);
+                if self.open.contains_key(&path) {
+                    selections.truncate(MAX_SELECTIONS);
+                    self.cursors.insert(path, selections);
+                    if tokio::time::Instant::now() >= self.next_cursor_at {
+                        self.flush_cursors();
+                    }
                 } else {
                     self.error(
                         ProtoError::new(
@@ -579,13 +737,16 @@ impl Connection {
         text: Option<String>,
         revision: Option<u64>,
     ) {
-        if let Err(why) = ids::validate_path(&path) {
-            return self.error(
-                ProtoError::new(ErrorCode::InvalidPath, why),
-                Some(&path),
-                None,
-            );
-        }
+        let path = match ids::validate_path(&path) {
+            Ok(path) => path,
+            Err(why) => {
+                return self.error(
+                    ProtoError::new(ErrorCode::InvalidPath, why),
+                    Some(&path),
+                    None,
+                )
+            }
+        };
         if let Some(tx) = self.open.remove(&path) {
             // Reopening (a resync): leave first so the owner starts this subscription afresh.
             let _ = tx

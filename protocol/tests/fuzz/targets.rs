@@ -124,6 +124,59 @@ fn assert_normalised(op: &Operation) {
     assert_eq!(target, op.target_len() as u128, "target length of {op:?}");
 }
 
+/// What decodes can be stored by either database: counters fit an `i64` and no string
+/// holds U+0000 (`pairprog_protocol::checked`).
+fn assert_storable(message: &ClientMessage, text: &str) {
+    let max = pairprog_protocol::checked::MAX_COUNTER;
+    let (counters, strings): (Vec<u64>, Vec<&str>) = match message {
+        ClientMessage::Hello {
+            name, client_id, ..
+        } => (
+            vec![],
+            [Some(name.as_str()), client_id.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+        ),
+        ClientMessage::Open {
+            path,
+            language,
+            text,
+            revision,
+        } => (
+            revision.iter().copied().collect(),
+            [Some(path.as_str()), language.as_deref(), text.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+        ),
+        ClientMessage::Close { path } | ClientMessage::Cursor { path, .. } => (vec![], vec![path]),
+        ClientMessage::Op {
+            path,
+            base,
+            seq,
+            op,
+            ..
+        } => (
+            vec![*base, *seq],
+            std::iter::once(path.as_str())
+                .chain(op.components().iter().filter_map(|c| match c {
+                    Component::Insert(s) => Some(s.as_str()),
+                    _ => None,
+                }))
+                .collect(),
+        ),
+    };
+    assert!(
+        counters.iter().all(|c| *c <= max),
+        "a counter past 2^63 - 1 in {text}"
+    );
+    assert!(
+        strings.iter().all(|s| !s.contains('\0')),
+        "a NUL decoded from {text}"
+    );
+}
+
 /// The WebSocket decoder: what `relay/src/ws.rs` does with each text frame.
 pub fn check_ws_message(bytes: &[u8]) {
     // The WebSocket layer hands the relay only valid UTF-8 text frames.
@@ -144,6 +197,7 @@ pub fn check_ws_message(bytes: &[u8]) {
             if let ClientMessage::Op { op, .. } = &message {
                 assert_normalised(op);
             }
+            assert_storable(&message, &text);
             // What was read is what the protocol writes back: no field is lost or
             // invented on the way in.
             let again = serde_json::to_string(&message).expect("a decoded message serialises");

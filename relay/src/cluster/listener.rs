@@ -8,9 +8,9 @@ use std::time::Duration;
 use pairprog_protocol::bus::BusMessage;
 use pairprog_protocol::messages::ServerMessage;
 use sqlx::postgres::PgListener;
-use tokio::sync::mpsc;
 
 use crate::document::{DocCommand, Replicated};
+use crate::room::CatchUpTicket;
 use crate::state::SharedState;
 
 /// Pause after a failed receive (the database is down) before trying again.
@@ -124,20 +124,24 @@ fn route(state: &SharedState, payload: &str) {
 
 /// Hands a message to a loaded document. A full queue must not stall every other room
 /// behind it, so the message is then replaced by a catch-up from the log, which waits
-/// for a place on a task of its own, for a bounded time.
+/// for a place on a task of its own, for a bounded time. At most one such catch-up
+/// waits per document (`room::CatchUpFlag`): a burst of notifications for a busy
+/// document costs one task, not one each.
 fn deliver(state: &SharedState, room: &crate::room::Room, path: &str, command: DocCommand) {
     let replicated = matches!(command, DocCommand::Replicated { .. });
-    let Some(owner) = room.send_if_loaded(path, command) else {
+    let Err(ticket) = room.send_if_loaded(path, command) else {
         return;
     };
     state.metrics.bus_dropped.fetch_add(1, Ordering::Relaxed);
-    if replicated {
-        tokio::spawn(send_within(owner, DocCommand::CatchUp));
+    if let (true, Some(ticket)) = (replicated, ticket) {
+        tokio::spawn(catch_up_within(ticket));
     }
 }
 
-async fn send_within(owner: mpsc::Sender<DocCommand>, command: DocCommand) {
-    let _ = tokio::time::timeout(FULL_QUEUE_WAIT, owner.send(command)).await;
+/// Queues one catch-up, waiting a bounded time for a place; the ticket is given back
+/// when this ends, however it ends.
+async fn catch_up_within(ticket: CatchUpTicket) {
+    let _ = tokio::time::timeout(FULL_QUEUE_WAIT, ticket.owner.send(DocCommand::CatchUp)).await;
 }
 
 /// After notifications may have been lost: every loaded document catches up from the
@@ -147,8 +151,8 @@ async fn resync(state: &SharedState) {
         return;
     };
     for room in state.rooms.all() {
-        for owner in room.loaded_documents() {
-            tokio::spawn(send_within(owner, DocCommand::CatchUp));
+        for ticket in room.claim_catch_ups() {
+            tokio::spawn(catch_up_within(ticket));
         }
         if let Err(e) = cluster.load_roster(&room, state).await {
             tracing::warn!(error = %e, room = %room.id, "cannot reread the room's participants");

@@ -18,6 +18,10 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("room {room} already holds {limit} documents, the most it may hold")]
+    TooManyDocuments { room: String, limit: u64 },
+    #[error("text must not contain the NUL character (U+0000): the database cannot store it")]
+    NulCharacter,
     #[error("corrupt stored operation at revision {revision}: {message}")]
     Corrupt { revision: u64, message: String },
 }

@@ -117,6 +117,10 @@ impl Store {
 
     /// Creates a document at revision 0 whose snapshot is `text`. `DocumentExists` if
     /// the room already has `path`; a database error if the room does not exist.
+    ///
+    /// The room may hold at most [`Store::set_max_documents_per_room`] documents; one
+    /// more is `TooManyDocuments`, however many creates run at once. Text holding
+    /// U+0000 is `NulCharacter` on both backends (Postgres cannot store it).
     pub async fn create_document(
         &self,
         room: &str,
@@ -124,7 +128,29 @@ impl Store {
         language: &str,
         text: &str,
     ) -> Result<DocumentId, StoreError> {
+        refuse_nul(&[path, language, text])?;
         dispatch!(self, store => store.create_document(room, path, language, text).await)
+    }
+
+    /// Creates a room (with its secrets' hashes, if any) and, if given, its first
+    /// document `(path, language, text)` in one transaction: either both exist
+    /// afterwards or neither does.
+    pub async fn create_room_with_document(
+        &self,
+        id: &str,
+        created_at_ms: i64,
+        secrets: Option<&SecretHashes>,
+        first: Option<(&str, &str, &str)>,
+    ) -> Result<(), StoreError> {
+        if let Some((path, language, text)) = first {
+            refuse_nul(&[path, language, text])?;
+        }
+        dispatch!(self, store => store.create_room_with_document(id, created_at_ms, secrets, first).await)
+    }
+
+    /// Most documents one room may hold (`--max-documents-per-room`); unlimited until set.
+    pub fn set_max_documents_per_room(&mut self, limit: u64) {
+        dispatch!(self, store => store.set_max_documents_per_room(limit))
     }
 
     /// The document's snapshot and every logged operation after it, or `None`.
@@ -260,4 +286,13 @@ impl Store {
     ) -> Result<u64, StoreError> {
         dispatch!(self, store => store.delete_covered_operations(document, before_ms).await)
     }
+}
+
+/// Refuses text holding U+0000 before it reaches either backend, so both answer alike:
+/// Postgres's `text` cannot store it, SQLite's can.
+fn refuse_nul(texts: &[&str]) -> Result<(), StoreError> {
+    if texts.iter().any(|t| t.contains('\0')) {
+        return Err(StoreError::NulCharacter);
+    }
+    Ok(())
 }

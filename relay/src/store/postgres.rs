@@ -57,6 +57,9 @@ const EXCLUSIVE_APPENDS: usize = 3;
 const FIRST_EXISTING_REVISION: &str =
     "SELECT MIN(revision) FROM operations WHERE document_id = $1 AND revision = ANY($2)";
 
+/// Serialises the document creates of one room (see `sql::CREATE_DOCUMENT`).
+const LOCK_ROOM: &str = "SELECT id FROM rooms WHERE id = $1 FOR UPDATE";
+
 /// GREATEST keeps a late, out-of-order touch from moving the activity backwards.
 const TOUCH_ROOM: &str =
     "UPDATE rooms SET last_active_ms = GREATEST(last_active_ms, $2) WHERE id = $1";
@@ -68,6 +71,8 @@ pub struct PgStore {
     pool: PgPool,
     /// Bounds the exclusive appends ([`PgStore::lock_document`]) running at once.
     exclusive: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Most documents per room (`--max-documents-per-room`), enforced by the insert.
+    max_documents: i64,
 }
 
 impl PgStore {
@@ -83,6 +88,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             exclusive: std::sync::Arc::new(tokio::sync::Semaphore::new(EXCLUSIVE_APPENDS)),
+            max_documents: i64::MAX,
         })
     }
 
@@ -152,6 +158,10 @@ impl PgStore {
         count_from_sql(count)
     }
 
+    pub fn set_max_documents_per_room(&mut self, limit: u64) {
+        self.max_documents = i64::try_from(limit).unwrap_or(i64::MAX);
+    }
+
     pub async fn create_document(
         &self,
         room: &str,
@@ -159,20 +169,82 @@ impl PgStore {
         language: &str,
         text: &str,
     ) -> Result<DocumentId, StoreError> {
-        sqlx::query_scalar(sql::CREATE_DOCUMENT)
+        let mut tx = self.pool.begin().await?;
+        // Creates in one room queue here, so each counts the documents of those before.
+        sqlx::query(LOCK_ROOM).bind(room).execute(&mut *tx).await?;
+        let id = self
+            .insert_document(&mut tx, room, path, language, text)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Creates a room and, if given, its first document in one transaction: either
+    /// both exist afterwards or neither does.
+    pub async fn create_room_with_document(
+        &self,
+        id: &str,
+        created_at_ms: i64,
+        secrets: Option<&SecretHashes>,
+        first: Option<(&str, &str, &str)>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(sql::CREATE_ROOM)
+            .bind(id)
+            .bind(created_at_ms)
+            .bind(secrets.map(|s| s.join.as_slice()))
+            .bind(secrets.map(|s| s.read_only.as_slice()))
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| unique_or(err, || StoreError::RoomExists(id.to_owned())))?;
+        if let Some((path, language, text)) = first {
+            self.insert_document(&mut tx, id, path, language, text)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The capped insert of `sql::CREATE_DOCUMENT`, in a transaction that holds the
+    /// room's row lock.
+    async fn insert_document(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        room: &str,
+        path: &str,
+        language: &str,
+        text: &str,
+    ) -> Result<DocumentId, StoreError> {
+        let exists = || StoreError::DocumentExists {
+            room: room.to_owned(),
+            path: path.to_owned(),
+        };
+        let id: Option<DocumentId> = sqlx::query_scalar(sql::CREATE_DOCUMENT)
             .bind(room)
             .bind(path)
             .bind(language)
             .bind(text)
             .bind(now_ms())
-            .fetch_one(&self.pool)
+            .bind(self.max_documents)
+            .fetch_optional(&mut **tx)
             .await
-            .map_err(|err| {
-                unique_or(err, || StoreError::DocumentExists {
-                    room: room.to_owned(),
-                    path: path.to_owned(),
-                })
-            })
+            .map_err(|err| unique_or(err, exists))?;
+        if let Some(id) = id {
+            return Ok(id);
+        }
+        let same_path: i64 = sqlx::query_scalar(sql::DOCUMENT_EXISTS)
+            .bind(room)
+            .bind(path)
+            .fetch_one(&mut **tx)
+            .await?;
+        Err(if same_path > 0 {
+            exists()
+        } else {
+            StoreError::TooManyDocuments {
+                room: room.to_owned(),
+                limit: self.max_documents as u64,
+            }
+        })
     }
 
     pub async fn load_document(

@@ -26,9 +26,17 @@ pub(crate) const DOCUMENTS: &str = "SELECT d.path, d.language, d.snapshot_revisi
 
 pub(crate) const COUNT_DOCUMENTS: &str = "SELECT COUNT(*) FROM documents WHERE room_id = $1";
 
+/// Creates a document only while its room holds fewer than `$6`, and returns no row
+/// when the room is full. Concurrent creates cannot pass the cap together: SQLite runs
+/// one writer at a time, and Postgres first locks the room's row (`LOCK_ROOM`, in the
+/// same transaction), so the count here sees every create that went before.
 pub(crate) const CREATE_DOCUMENT: &str = "INSERT INTO documents \
          (room_id, path, language, snapshot, snapshot_revision, created_at_ms) \
-     VALUES ($1, $2, $3, $4, 0, $5) RETURNING id";
+     SELECT $1, $2, $3, $4, 0, $5 \
+     WHERE (SELECT COUNT(*) FROM documents WHERE room_id = $1) < $6 RETURNING id";
+
+pub(crate) const DOCUMENT_EXISTS: &str =
+    "SELECT COUNT(*) FROM documents WHERE room_id = $1 AND path = $2";
 
 pub(crate) const DOCUMENT: &str =
     "SELECT id, room_id, path, language, snapshot, snapshot_revision \

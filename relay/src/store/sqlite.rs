@@ -44,6 +44,8 @@ const TOUCH_ROOM: &str = "UPDATE rooms SET last_active_ms = MAX(last_active_ms, 
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Most documents per room (`--max-documents-per-room`), enforced by the insert.
+    max_documents: i64,
 }
 
 impl SqliteStore {
@@ -76,7 +78,11 @@ impl SqliteStore {
                 .connect_with(options)
                 .await?
         };
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            max_documents: i64::MAX,
+        })
     }
 
     /// The pool every write goes through, for callers that need a query the store does
@@ -146,6 +152,10 @@ impl SqliteStore {
         count_from_sql(count)
     }
 
+    pub fn set_max_documents_per_room(&mut self, limit: u64) {
+        self.max_documents = i64::try_from(limit).unwrap_or(i64::MAX);
+    }
+
     pub async fn create_document(
         &self,
         room: &str,
@@ -153,20 +163,80 @@ impl SqliteStore {
         language: &str,
         text: &str,
     ) -> Result<DocumentId, StoreError> {
-        sqlx::query_scalar(sql::CREATE_DOCUMENT)
+        let mut tx = self.writer.begin().await?;
+        let id = self
+            .insert_document(&mut tx, room, path, language, text)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Creates a room and, if given, its first document in one transaction: either
+    /// both exist afterwards or neither does.
+    pub async fn create_room_with_document(
+        &self,
+        id: &str,
+        created_at_ms: i64,
+        secrets: Option<&SecretHashes>,
+        first: Option<(&str, &str, &str)>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(sql::CREATE_ROOM)
+            .bind(id)
+            .bind(created_at_ms)
+            .bind(secrets.map(|s| s.join.as_slice()))
+            .bind(secrets.map(|s| s.read_only.as_slice()))
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| unique_or(err, || StoreError::RoomExists(id.to_owned())))?;
+        if let Some((path, language, text)) = first {
+            self.insert_document(&mut tx, id, path, language, text)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The capped insert of `sql::CREATE_DOCUMENT`; SQLite's single writer makes its
+    /// count and insert atomic.
+    async fn insert_document(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Sqlite>,
+        room: &str,
+        path: &str,
+        language: &str,
+        text: &str,
+    ) -> Result<DocumentId, StoreError> {
+        let exists = || StoreError::DocumentExists {
+            room: room.to_owned(),
+            path: path.to_owned(),
+        };
+        let id: Option<DocumentId> = sqlx::query_scalar(sql::CREATE_DOCUMENT)
             .bind(room)
             .bind(path)
             .bind(language)
             .bind(text)
             .bind(now_ms())
-            .fetch_one(&self.writer)
+            .bind(self.max_documents)
+            .fetch_optional(&mut **tx)
             .await
-            .map_err(|err| {
-                unique_or(err, || StoreError::DocumentExists {
-                    room: room.to_owned(),
-                    path: path.to_owned(),
-                })
-            })
+            .map_err(|err| unique_or(err, exists))?;
+        if let Some(id) = id {
+            return Ok(id);
+        }
+        let same_path: i64 = sqlx::query_scalar(sql::DOCUMENT_EXISTS)
+            .bind(room)
+            .bind(path)
+            .fetch_one(&mut **tx)
+            .await?;
+        Err(if same_path > 0 {
+            exists()
+        } else {
+            StoreError::TooManyDocuments {
+                room: room.to_owned(),
+                limit: self.max_documents as u64,
+            }
+        })
     }
 
     pub async fn load_document(

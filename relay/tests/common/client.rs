@@ -16,6 +16,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub const WAIT: Duration = Duration::from_secs(20);
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// A WebSocket to the relay without the protocol client on top.
+pub type RawWs = Ws;
 
 /// One open document on the client side.
 pub struct ClientDoc {
