@@ -104,6 +104,21 @@ class Room:
             diff = "\n".join(f"  {n}: {short(t)}" for n, t in texts.items() if t != relay)
             raise AssertionError(f"not converged ({what}) after {timeout}s:\n  relay: {short(relay)}\n{diff}") from None
 
+    def converged_until(self, check, what, timeout=15):
+        """Waits until the editors have converged on a text for which `check(text)`
+        holds; the text. On timeout, says what the text was."""
+        seen = []
+
+        def ok():
+            text = self.converged(what, timeout=timeout)
+            seen.append(text)
+            return text if check(text) else None
+
+        try:
+            return wait_until(ok, timeout, what, 0.1)
+        except Timeout:
+            raise AssertionError(f"{what}: not seen in {timeout}s; the converged text: {short(seen[-1] if seen else None)}") from None
+
     def quiet(self, what, eds=None):
         """Converged, and the revision stays still for QUIET_SECS; (text, revision)."""
         text = self.converged(what, eds)
