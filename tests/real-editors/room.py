@@ -131,6 +131,13 @@ class Room:
         )
         assert doc["text"] == text
         self.converged(what + ", still", eds, timeout=5)
+        # Each plugin Neovim's pairprog-lsp must say it is in sync, and be right.
+        for ed in eds or self.editors + self.extra:
+            if ed.kind == "nvim" and ed.plugin:
+                st = proxy_status(ed)
+                docs = [d for d in st.get("documents") or [] if d.get("path") == PATH]
+                assert docs and docs[0].get("synced") and st.get("pendingEdits") == 0, f"{ed.name}'s pairprog.status: {st}"
+                assert docs[0].get("revision") == rev, f"{ed.name}'s pairprog-lsp is at revision {docs[0].get('revision')}, the relay at {rev}"
         return text, rev
 
     # --- typing -----------------------------------------------------------------------
@@ -178,6 +185,15 @@ class Room:
     def close(self):
         for ed in self.editors + self.extra:
             ed.quit()
+
+
+def proxy_status(ed):
+    """pairprog.status straight from a plugin Neovim's pairprog-lsp (no message shown)."""
+    return ed.lua(
+        "local c = require('pairprog').client() local done, res "
+        "require('pairprog.util').exec_cmd(c, 'pairprog.status', nil, function(e, r) done, res = true, r or e end) "
+        "vim.wait(5000, function() return done end, 10) return res"
+    )
 
 
 def wait_lua(ed, body, timeout, what):
