@@ -63,6 +63,13 @@ bin_dir="${CARGO_TARGET_DIR:-$root/target}/debug"
 PAIRPROG_LSP_BIN="$bin_dir/pairprog-lsp" PAIRPROG_RELAY_BIN="$bin_dir/pairprog-relay" \
   PAIRPROG_INSTALL_LINTERS=1 "$root/editors/neovim/tests/run.sh"
 
+# The real-editor matrix: two Neovims with the plugin, one with the README's plugin-less
+# recipe and Emacs + Eglot with the README's Emacs recipe, in one room, typed into with
+# real keys (tmux), against the same binaries. Bounded to 6 minutes.
+step "real editors: tests/real-editors/run.sh"
+PAIRPROG_LSP_BIN="$bin_dir/pairprog-lsp" PAIRPROG_RELAY_BIN="$bin_dir/pairprog-relay" \
+  PAIRPROG_INSTALL_DEPS=1 "$root/tests/real-editors/run.sh"
+
 # The VS Code extension: tsc, eslint, unit tests, the .vsix, then the end-to-end test
 # in two real VS Codes (code-server 4.100.3, installed on first use) with Debian's
 # Chromium, against the same binaries.

@@ -19,7 +19,9 @@ pub fn data_dir() -> PathBuf {
     std::env::temp_dir().join("pairprog")
 }
 
-/// Writes `text` to `<dir>/recovered/<room>/<path>.<unix seconds>` and returns the file.
+/// Writes `text` to `<dir>/recovered/<room>/<stem>.<unix seconds>.<extension>` (the
+/// original extension last, so an editor gives the copy the file's type) and returns
+/// the file.
 pub fn save_copy(dir: &Path, room: &str, path: &str, text: &str) -> std::io::Result<PathBuf> {
     let seconds = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -32,12 +34,15 @@ pub fn save_copy(dir: &Path, room: &str, path: &str, text: &str) -> std::io::Res
         .filter(|c| matches!(c, std::path::Component::Normal(_)))
         .collect();
     let mut file = dir.join("recovered").join(room).join(safe);
-    let name = format!(
-        "{}.{seconds}",
-        file.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("document")
-    );
+    let stem = file
+        .file_stem()
+        .and_then(|n| n.to_str())
+        .unwrap_or("document")
+        .to_owned();
+    let name = match file.extension().and_then(|e| e.to_str()) {
+        Some(extension) => format!("{stem}.{seconds}.{extension}"),
+        None => format!("{stem}.{seconds}"),
+    };
     file.set_file_name(name);
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent)?;
@@ -56,6 +61,23 @@ mod tests {
         let file = save_copy(&dir, "room1", "../../etc/passwd", "mine").unwrap();
         assert!(file.starts_with(dir.join("recovered/room1")));
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn regression_recovered_copies_had_no_file_type() {
+        let dir = std::env::temp_dir().join(format!("pairprog-ext-{}", std::process::id()));
+        let file = save_copy(&dir, "room2", "src/app.py", "x = 1\n").unwrap();
+        assert_eq!(file.extension().and_then(|e| e.to_str()), Some("py"));
+        assert!(file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("app.")));
+        let bare = save_copy(&dir, "room2", "Makefile", "all:\n").unwrap();
+        assert!(bare
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("Makefile.")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -15,7 +15,7 @@ use common::{
     start_in_room, wait_quiescent, Behaviour, RoomSetup, TestRelay,
 };
 
-use Behaviour::{Eglot, Helix, Neovim, VsCode};
+use Behaviour::{Eglot, Helix, Neovim, Unnamed, VimLsp, VsCode};
 
 const PATH: &str = "src/lib.rs";
 const START: &str = "fn main() {\r\n    let s = \"漢字🎉\";\n}\n";
@@ -30,13 +30,32 @@ fn mix(seed: u64) -> [Behaviour; 3] {
     MIXES[((seed + 2) % 3) as usize]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_editors_typing_randomly_converge() {
-    for_each_seed(&[1, 2, 3], three_editors_typing_randomly).await;
+/// Mixes with the clients that give no version guarantee (issue 14, item 4): vim-lsp
+/// applies every edit where it was aimed, stale or not, and reports it late as the whole
+/// text; the unnamed client is stock Neovim that the proxy cannot recognise.
+fn ignoring_mix(seed: u64) -> [Behaviour; 3] {
+    const MIXES: [[Behaviour; 3]; 2] = [[VimLsp, Unnamed, Neovim], [Unnamed, VsCode, VimLsp]];
+    MIXES[(seed % 2) as usize]
 }
 
-async fn three_editors_typing_randomly(seed: u64) {
-    let behaviours = mix(seed);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_editors_typing_randomly_converge() {
+    for_each_seed(&[1, 2, 3], |seed| {
+        three_editors_typing_randomly(seed, mix(seed))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_ignore_versions_converge_typing_randomly() {
+    for_each_seed(&[7, 8], |seed| {
+        three_editors_typing_randomly(seed, ignoring_mix(seed))
+    })
+    .await;
+}
+
+async fn three_editors_typing_randomly(seed: u64, behaviours: [Behaviour; 3]) {
+    eprintln!("seed {seed}: {behaviours:?}");
     let mut relay = TestRelay::start().await;
     let (room, editors) = start_in_room(
         &relay.api,
@@ -73,12 +92,25 @@ async fn three_editors_typing_randomly(seed: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_typed_token_survives_exactly_once() {
-    for_each_seed(&[4, 5], four_editors_typing_tokens).await;
+    // All four recognised clients at once: every echo model meets every other.
+    for_each_seed(&[4, 5], |seed| {
+        editors_typing_tokens(seed, vec![Neovim, Helix, Eglot, VsCode])
+    })
+    .await;
 }
 
-async fn four_editors_typing_tokens(seed: u64) {
-    // All four clients at once: every echo model meets every other.
-    let behaviours = [Neovim, Helix, Eglot, VsCode];
+/// Issue 14, item 4: a stale edit applied in the wrong place was taken for typing and
+/// doubled a collaborator's text (`END_N1N1`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_clients_that_ignore_versions_doubled_typed_tokens() {
+    for_each_seed(&[9], |seed| {
+        editors_typing_tokens(seed, vec![VimLsp, Unnamed, Helix])
+    })
+    .await;
+}
+
+async fn editors_typing_tokens(seed: u64, behaviours: Vec<Behaviour>) {
+    eprintln!("seed {seed}: {behaviours:?}");
     let mut relay = TestRelay::start().await;
     let (room, editors) = start_in_room(
         &relay.api,
@@ -158,6 +190,74 @@ async fn burst_of_changes(seed: u64) {
         "seed = {seed}: the relay's text differs from the typist's"
     );
     eprintln!("seed {seed}: observer applyEdit {:?}", editors[1].stats());
+    assert_no_violations(seed, &editors);
+    shutdown_all(&editors).await;
+    relay.stop().await;
+}
+
+/// Issue 14, item 1: when a collaborator appended a line at the end of the file
+/// (`GoEND<Esc>`), a plugin-less Neovim got an edit at (line count, 0), appended it with
+/// a line break of its own, and one operation then repeated about 7 times a second in
+/// every editor. Collaborators append lines while the Neovim user types at the top;
+/// every line must be there exactly once, and the room must come to rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_plugin_less_neovim_repeats_an_op_forever() {
+    for_each_seed(&[10], appends_at_the_end).await;
+}
+
+async fn appends_at_the_end(seed: u64) {
+    let behaviours = [VsCode, Neovim, Unnamed];
+    let mut relay = TestRelay::start().await;
+    let (room, editors) = start_in_room(
+        &relay.api,
+        &behaviours,
+        seed,
+        &[(PATH, "first line\n")],
+        RoomSetup::Commands,
+    )
+    .await;
+    let mut rng = Rng::new(seed);
+    let mut expected = Vec::new();
+    for round in 0..6 {
+        let appender = &editors[[0, 2][round % 2]];
+        let line = format!("END{round}\n");
+        appender.type_changes(PATH, 1, |rope| {
+            let end = rope.len_chars();
+            Some(Edit {
+                start: end,
+                end,
+                text: line.clone(),
+            })
+        });
+        expected.push(line);
+        let word = format!("<n{round}>");
+        editors[1].type_changes(PATH, 1, |_| {
+            Some(Edit {
+                start: 0,
+                end: 0,
+                text: word.clone(),
+            })
+        });
+        expected.push(word);
+        pause(&mut rng).await;
+    }
+    let text = wait_quiescent(seed, &relay.api, &room, PATH, &editors).await;
+    for piece in &expected {
+        assert_eq!(
+            text.matches(piece.as_str()).count(),
+            1,
+            "seed = {seed}: {piece:?} must be there exactly once in {text:?}"
+        );
+    }
+    // At rest: the revision no longer rises.
+    let (_, revision) = relay.api.document(&room, PATH).await.expect("the document");
+    let again = wait_quiescent(seed, &relay.api, &room, PATH, &editors).await;
+    let (_, later) = relay.api.document(&room, PATH).await.expect("the document");
+    assert_eq!(
+        (again, later),
+        (text, revision),
+        "seed = {seed}: the room came to rest"
+    );
     assert_no_violations(seed, &editors);
     shutdown_all(&editors).await;
     relay.stop().await;

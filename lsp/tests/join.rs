@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::editor::{Behaviour, EditorOptions, ScriptedEditor};
-use common::typing::Edit;
 use common::{assert_no_violations, seeds, shutdown_all, wait_quiescent, TestRelay};
 use serde_json::Value;
 
@@ -68,27 +67,10 @@ async fn join_with_differing_text(joiner: Behaviour) {
         .await;
         joining.join_room(&room).await;
         let editors = [owner.clone(), joining.clone()];
-        let text = if joiner.open_version() == 0 {
-            // The server holds edits for a document still at version 0 until its first
-            // change, so the joiner types one character, as a user eventually does.
-            joining.type_changes(PATH, 1, |_| {
-                Some(Edit {
-                    start: 0,
-                    end: 0,
-                    text: "X".into(),
-                })
-            });
-            let text = wait_quiescent(seed, &relay.api, &room, PATH, &editors).await;
-            assert!(
-                text.contains(ROOM_TEXT.trim_end()) && !text.contains("my local version"),
-                "seed = {seed}: the room's text must win, got {text:?}"
-            );
-            text
-        } else {
-            let text = wait_quiescent(seed, &relay.api, &room, PATH, &editors).await;
-            assert_eq!(text, ROOM_TEXT, "seed = {seed}: the room's text must win");
-            text
-        };
+        // Nobody types: the room's text must reach every client at once, a
+        // plugin-less Neovim still at version 0 included (issue 14, item 3).
+        let text = wait_quiescent(seed, &relay.api, &room, PATH, &editors).await;
+        assert_eq!(text, ROOM_TEXT, "seed = {seed}: the room's text must win");
         assert_eq!(joining.text(PATH), text);
 
         // The notice may come a little after the buffer changed: wait for it.
@@ -118,9 +100,79 @@ async fn vscode_joins_a_room_with_different_text() {
     join_with_differing_text(Behaviour::VsCode).await;
 }
 
+/// Issue 14, item 3: a plugin-less Neovim kept its own text until its user typed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn neovim_joins_a_room_with_different_text() {
+async fn regression_plugin_less_neovim_sees_nothing_after_joining() {
     join_with_differing_text(Behaviour::Neovim).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_ignore_versions_join_a_room_with_different_text() {
+    join_with_differing_text(Behaviour::VimLsp).await;
+    join_with_differing_text(Behaviour::Unnamed).await;
+}
+
+/// Issue 14, item 6: joining from an empty folder (the file did not exist, or a new
+/// buffer reported as "" or "\n") wrote a recovered copy of nothing and asked about it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_joining_from_an_empty_folder_made_a_recovered_copy() {
+    for seed in seeds(&[32]) {
+        eprintln!("seed = {seed}");
+        let mut relay = TestRelay::start().await;
+        let ws = relay.api.ws_base();
+        let owner = ScriptedEditor::start(
+            EditorOptions::new(Behaviour::VsCode, "ada", &ws, seed * 100).file(PATH, ROOM_TEXT),
+        )
+        .await;
+        let room = owner.create_room().await;
+        owner.wait_in_room(&room).await;
+        for (i, (behaviour, empty)) in [(Behaviour::Neovim, "\n"), (Behaviour::Helix, "")]
+            .into_iter()
+            .enumerate()
+        {
+            let joining = ScriptedEditor::start(
+                EditorOptions::new(behaviour, "grace", &ws, seed * 100 + 1 + i as u64)
+                    .file(PATH, empty),
+            )
+            .await;
+            joining.join_room(&room).await;
+            let editors = [owner.clone(), joining.clone()];
+            let text = wait_quiescent(seed, &relay.api, &room, PATH, &editors).await;
+            assert_eq!(
+                text, ROOM_TEXT,
+                "seed = {seed}: the room's text simply wins"
+            );
+            let joined: Vec<String> = joining
+                .notifications("window/showMessage")
+                .iter()
+                .filter_map(|m| m["message"].as_str().map(str::to_owned))
+                .collect();
+            assert!(
+                joined
+                    .iter()
+                    .any(|m| m.contains("joined room") && m.contains(PATH)),
+                "the join message names the room's files: {joined:?}"
+            );
+            assert!(
+                !joined.iter().any(|m| m.contains("replaced")),
+                "no recovered copy for an empty file: {joined:?}"
+            );
+            assert!(joining
+                .server_requests("window/showMessageRequest")
+                .is_empty());
+            let status = joining.status().await;
+            assert!(
+                status["roomDocuments"]
+                    .as_array()
+                    .is_some_and(|d| d.contains(&serde_json::json!(PATH))),
+                "status names the room's files: {status}"
+            );
+            assert_no_violations(seed, &editors);
+            joining.shutdown().await;
+        }
+        owner.shutdown().await;
+        relay.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,4 +183,68 @@ async fn helix_joins_a_room_with_different_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eglot_joins_a_room_with_different_text() {
     join_with_differing_text(Behaviour::Eglot).await;
+}
+
+/// Issue 14, item 2: `:Pairprog leave`, `:Pairprog join ID` (the same room), type: the
+/// relay refused every later edit (`FutureRevision`) while `pairprog.status` said
+/// `synced`. Leave and rejoin twice, typing in between, then type: every word must reach
+/// the room, and the status must be true.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_leave_and_rejoin_lost_every_later_edit() {
+    for seed in seeds(&[33]) {
+        eprintln!("seed = {seed}");
+        let mut relay = TestRelay::start().await;
+        let ws = relay.api.ws_base();
+        let owner = ScriptedEditor::start(
+            EditorOptions::new(Behaviour::VsCode, "ada", &ws, seed * 100).file(PATH, ROOM_TEXT),
+        )
+        .await;
+        let room = owner.create_room().await;
+        owner.wait_in_room(&room).await;
+        let other = ScriptedEditor::start(
+            EditorOptions::new(Behaviour::Neovim, "grace", &ws, seed * 100 + 1)
+                .file(PATH, ROOM_TEXT),
+        )
+        .await;
+        other.join_room(&room).await;
+        let editors = [owner.clone(), other.clone()];
+        let mut words = Vec::new();
+        let mut type_word = |editor: &ScriptedEditor, word: String| {
+            editor.type_changes(PATH, 1, |rope| {
+                let end = rope.len_chars();
+                Some(common::typing::Edit {
+                    start: end,
+                    end,
+                    text: word.clone(),
+                })
+            });
+            words.push(word);
+        };
+        for round in 0..2 {
+            type_word(&owner, format!("<a{round}>"));
+            type_word(&other, format!("<g{round}>"));
+            wait_quiescent(seed, &relay.api, &room, PATH, &editors).await;
+            other
+                .execute("pairprog.leaveRoom", serde_json::json!([]))
+                .await;
+            type_word(&owner, format!("<away{round}>"));
+            other.join_room(&room).await;
+            other.wait_in_room(&room).await;
+        }
+        type_word(&other, "<back>".to_owned());
+        type_word(&owner, "<last>".to_owned());
+        let text = wait_quiescent(seed, &relay.api, &room, PATH, &editors).await;
+        for word in &words {
+            assert_eq!(
+                text.matches(word.as_str()).count(),
+                1,
+                "seed = {seed}: {word} must be there exactly once in {text:?}"
+            );
+        }
+        let status = other.status().await;
+        assert_eq!(status["pendingEdits"], serde_json::json!(0), "{status}");
+        assert_no_violations(seed, &editors);
+        shutdown_all(&editors).await;
+        relay.stop().await;
+    }
 }

@@ -7,6 +7,8 @@ import * as vscode from "vscode";
 import {
   ExecuteCommandRequest,
   LanguageClient,
+  MessageType,
+  ShowMessageNotification,
   type LanguageClientOptions,
   type ServerOptions,
   State,
@@ -127,6 +129,20 @@ export class ClientController implements vscode.Disposable {
         if (this.client === client) {
           this.presence = params;
           this.changed.fire();
+        }
+      });
+      // pairprog-lsp says what happened (room created, joined, reconnected) for editors
+      // with no plugin; here the commands and the status bar say it already, so its
+      // information goes to the log and, for a moment, the status bar: one action, one
+      // notification. Warnings and errors still pop up.
+      client.onNotification(ShowMessageNotification.type, ({ type, message }) => {
+        if (type === MessageType.Error) {
+          void vscode.window.showErrorMessage(message);
+        } else if (type === MessageType.Warning) {
+          void vscode.window.showWarningMessage(message);
+        } else {
+          this.output.appendLine(message);
+          vscode.window.setStatusBarMessage(message, 5000);
         }
       });
       client.onDidChangeState(() => this.changed.fire());

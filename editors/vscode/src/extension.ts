@@ -54,6 +54,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     context.subscriptions.push(
       vscode.window.onDidChangeTextEditorSelection((e) => sendSelection(e.textEditor)),
       vscode.window.onDidChangeActiveTextEditor((editor) => sendSelection(editor)),
+      // pairprog-lsp turns the caret into an offset in the text it has then. A
+      // collaborator's edit on an earlier line moves that offset but not the caret's
+      // line and column, so no selection event fires: send the caret again, or others
+      // keep drawing it where it was before the edit.
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        const editor = vscode.window.activeTextEditor;
+        if (editor && e.document === editor.document && e.contentChanges.length > 0) {
+          sendSelection(editor);
+        }
+      }),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (["pairprog.serverPath", "pairprog.relayUrl", "pairprog.userName"].some((s) => e.affectsConfiguration(s))) {
           void vscode.window

@@ -9,10 +9,11 @@
 //! by the text it produces, never by message order or count. See `lsp-clients.md` for
 //! the client behaviours this has to survive.
 
-use pairprog_protocol::{Operation, OperationError};
+use pairprog_protocol::{Operation, OperationError, PositionEncoding};
 use ropey::Rope;
 
-use super::region::{echo_prefix, split_first_region};
+use super::judge::{find_echo, judge_by_diff, repair, WireEdit};
+use super::region::split_first_region;
 use crate::edit_convert::Splice;
 
 /// Changes the editor may report while its answer to our edit is outstanding before we
@@ -22,6 +23,11 @@ const MAX_QUEUED_CHANGES: usize = 4_096;
 /// `didChange`s a truthful client may report after answering `applied: true` and before
 /// the echo of that edit, before we stop waiting for the echo.
 const MAX_LATE_ECHO_CHANGES: usize = 64;
+
+/// Times an edit the editor refused is sent again while the editor reports no change
+/// (Eglot's user answering "n" to its confirm prompt): bounded, so a client that
+/// refuses everything is not asked forever; any change of the user's renews it.
+const MAX_REFUSED_RETRIES: u32 = 3;
 
 /// What the editor answered to an edit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +52,9 @@ struct SentEdit {
     /// The rest of what the editor is missing, over the text `edit` produces.
     rest: Operation,
     reply: Option<EditReply>,
+    /// The edit as it went on the wire, for clients that apply it wherever those
+    /// positions fall by the time it arrives.
+    wire: Option<WireEdit>,
     /// `didChange`s the editor reported since, in order, each as its content changes
     /// (each over the text the previous one left); the first is over `base`.
     queued: Vec<Vec<Operation>>,
@@ -59,6 +68,10 @@ struct SentEdit {
 pub struct EditorEdit {
     pub id: u64,
     pub version: i32,
+    /// Send it with a `null` version: the client applies it unchecked. Only to a client
+    /// that opened at version 0 and would skip the check for 0 anyway (stock Neovim);
+    /// the echo is judged by text like any other.
+    pub unversioned: bool,
     pub splice: Splice,
 }
 
@@ -81,6 +94,13 @@ pub struct EditorSide {
     /// after skipping a stale edit, so for it a change list without the echo means the
     /// edit was skipped.
     applied_means_echo: bool,
+    /// The encoding edits go out in, so a stale edit can be placed where a client that
+    /// ignores versions puts it.
+    encoding: PositionEncoding,
+    /// The last edit refused with no change from the editor since, and how many times
+    /// one was sent again for that reason.
+    refused: Option<u64>,
+    refused_retries: u32,
     next_id: u64,
 }
 
@@ -95,12 +115,31 @@ impl EditorSide {
             stale_through: None,
             zero_is_checked: true,
             applied_means_echo: true,
+            encoding: PositionEncoding::Utf16,
+            refused: None,
+            refused_retries: 0,
             next_id: 1,
         }
     }
 
-    /// For a client that applies an edit stamped with version 0 unchecked: edits then
-    /// wait for its first change.
+    /// A fresh side for the same editor (leaving or rejoining a room): the editor's text,
+    /// version and client traits carry over, and edit ids keep counting, so an answer or
+    /// a timer meant for an edit of the old side can never settle one of the new.
+    pub fn fresh(&self) -> EditorSide {
+        let mut side = EditorSide::new(self.text.clone(), self.version);
+        side.zero_is_checked = self.zero_is_checked;
+        side.applied_means_echo = self.applied_means_echo;
+        side.encoding = self.encoding;
+        side.next_id = self.next_id;
+        side
+    }
+
+    pub fn set_encoding(&mut self, encoding: PositionEncoding) {
+        self.encoding = encoding;
+    }
+
+    /// For a client that applies an edit stamped with version 0 unchecked: edits to it at
+    /// version 0 go unversioned (see [`EditorEdit::unversioned`]).
     /// The same client (stock Neovim) also answers `applied: true` to an edit it skipped.
     pub fn hold_at_version_zero(&mut self) {
         self.zero_is_checked = false;
@@ -161,6 +200,8 @@ impl EditorSide {
         if self.stale_through.is_some_and(|v| version > v) {
             self.stale_through = None;
         }
+        self.refused = None;
+        self.refused_retries = 0;
         let Some(sent) = &mut self.sent else {
             let change = compose_all(changes, self.pending.base_len())?;
             let (user, pending) = Operation::transform(&change, &self.pending)?;
@@ -194,6 +235,7 @@ impl EditorSide {
         sent.reply = Some(reply);
         if reply == EditReply::Rejected {
             self.stale_through = Some(sent.version);
+            self.refused = Some(id);
         }
         if reply == EditReply::Rejected || !sent.queued.is_empty() {
             return self.resolve();
@@ -201,17 +243,33 @@ impl EditorSide {
         Ok(Vec::new())
     }
 
-    /// The edit was answered `applied` (or not at all) yet no change followed for a long
-    /// time: it did nothing, so whatever it carried is still missing.
-    pub fn echo_overdue(&mut self, id: u64) -> Result<(), OperationError> {
+    /// Some time after the editor answered edit `id`, nothing settled it. Returns
+    /// whether an edit may go to the editor now.
+    ///
+    /// * Answered `applied` (or not answered) and no change since: it may well have been
+    ///   applied by a client that reports it only with the user's next change (vim-lsp),
+    ///   so it is not sent again (that doubled the text); the next change is judged by
+    ///   its text.
+    /// * Answered `applied`, changes came, none held the echo: it was skipped after all.
+    /// * Refused, and the editor has not changed since (so no newer version will come to
+    ///   lift the wait): sent again over the editor's actual text, a bounded number of
+    ///   times.
+    pub fn echo_overdue(&mut self, id: u64) -> Result<bool, OperationError> {
         if let Some(sent) = &mut self.sent {
-            if sent.id == id && sent.queued.is_empty() {
+            if sent.id == id && sent.queued.is_empty() && sent.late_changes > 0 {
                 sent.reply = Some(EditReply::Rejected);
-                self.stale_through = None;
                 self.resolve()?;
+                return Ok(true);
             }
+            return Ok(false);
         }
-        Ok(())
+        if self.refused == Some(id) && self.refused_retries < MAX_REFUSED_RETRIES {
+            self.refused = None;
+            self.refused_retries += 1;
+            self.stale_through = None;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// Settles the outstanding edit from its answer and the changes queued behind it.
@@ -247,14 +305,18 @@ impl EditorSide {
                 users.retain(|u| !u.is_noop());
                 return Ok(users);
             };
-            let echoed = match sent.reply {
+            // A refused edit certainly changed nothing; otherwise look for its echo,
+            // exact first, then as the text the whole change list leaves.
+            let explained = match sent.reply {
                 Some(EditReply::Rejected) => None,
-                _ => echo_prefix(&sent.base, &sent.edit, &first)?,
+                _ => match find_echo(&sent.base, &sent.edit, sent.wire.as_ref(), &first)? {
+                    Some(explained) => Some(explained),
+                    None => judge_by_diff(&sent.base, &sent.edit, sent.wire.as_ref(), &first)?,
+                },
             };
-            if let Some(k) = echoed {
-                let user = compose_all(&first[k..], sent.rest.base_len())?;
-                let (user, pending) = Operation::transform(&user, &sent.rest)?;
-                users.push(user);
+            if let Some(explained) = explained {
+                let (mut found, pending) = repair(&sent.edit, &sent.rest, explained)?;
+                users.append(&mut found);
                 self.pending = pending;
                 break;
             }
@@ -301,7 +363,6 @@ impl EditorSide {
     pub fn next_edit(&mut self) -> Result<Option<EditorEdit>, OperationError> {
         if self.sent.is_some()
             || self.version < 0
-            || (self.version == 0 && !self.zero_is_checked)
             || self.stale_through.is_some_and(|v| self.version <= v)
         {
             return Ok(None);
@@ -309,13 +370,19 @@ impl EditorSide {
         let Some((splice, rest)) = split_first_region(&self.pending, &self.text)? else {
             return Ok(None);
         };
-        let splice = splice.widen_crlf(&self.text);
+        let splice = after_the_last_line(splice, &self.text).widen_crlf(&self.text);
         let edit = splice.to_operation(self.text.len_chars())?;
         // Widening rewrites a line break with itself, so the edit's result, and the
         // `rest` that starts from it, keep their lengths.
         debug_assert_eq!(edit.target_len(), rest.base_len());
         let id = self.next_id;
         self.next_id += 1;
+        let wire = WireEdit {
+            range: splice.range(&self.text, self.encoding),
+            encoding: self.encoding,
+            deleted: splice.deleted,
+            inserted: splice.inserted.clone(),
+        };
         self.sent = Some(SentEdit {
             id,
             version: self.version,
@@ -323,6 +390,7 @@ impl EditorSide {
             edit,
             rest,
             reply: None,
+            wire: Some(wire),
             queued: Vec::new(),
             late_changes: 0,
         });
@@ -330,6 +398,7 @@ impl EditorSide {
         Ok(Some(EditorEdit {
             id,
             version: self.version,
+            unversioned: self.version == 0 && !self.zero_is_checked,
             splice,
         }))
     }
@@ -348,6 +417,22 @@ impl EditorSide {
             _ => offset,
         }
     }
+}
+
+/// Moves a splice that starts after the text's final line break (LSP position (line
+/// count, 0)) to start just before that line break, rewriting it with itself. Neovim
+/// treats a range starting at or past its last line as "append these lines", which adds
+/// a line break of its own: the echo then never matched, the edit was taken for typing
+/// and sent again, forever (issue 14, item 1). Every client applies the moved splice
+/// alike: its start is a position of the last line, its end the end of the text.
+fn after_the_last_line(mut splice: Splice, text: &Rope) -> Splice {
+    let len = text.len_chars();
+    if splice.offset == len && splice.deleted == 0 && len > 0 && text.char(len - 1) == '\n' {
+        splice.offset -= 1;
+        splice.deleted = 1;
+        splice.inserted.insert(0, '\n');
+    }
+    splice
 }
 
 /// The content changes of one `didChange` as one operation over the text before them

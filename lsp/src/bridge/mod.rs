@@ -10,6 +10,7 @@
 //! * the relay's text, inside [`RelaySide`].
 
 mod editor_side;
+mod judge;
 mod region;
 mod relay_side;
 
@@ -44,8 +45,6 @@ pub struct Document {
     pub language: String,
     editor: EditorSide,
     link: Link,
-    /// See [`EditorSide::hold_at_version_zero`].
-    hold_at_zero: bool,
 }
 
 /// What an editor change produced.
@@ -66,22 +65,21 @@ impl Document {
             language,
             editor: EditorSide::new(text, version),
             link: Link::Local,
-            hold_at_zero: false,
         }
     }
 
     /// The editor applies edits stamped with version 0 unchecked (Neovim).
     pub fn hold_at_version_zero(&mut self) {
-        self.hold_at_zero = true;
         self.editor.hold_at_version_zero();
     }
 
+    /// The position encoding edits go to the editor in.
+    pub fn set_encoding(&mut self, encoding: PositionEncoding) {
+        self.editor.set_encoding(encoding);
+    }
+
     fn fresh_editor(&self) -> EditorSide {
-        let mut editor = EditorSide::new(self.editor.text().clone(), self.editor.version());
-        if self.hold_at_zero {
-            editor.hold_at_version_zero();
-        }
-        editor
+        self.editor.fresh()
     }
 
     pub fn editor_text(&self) -> &Rope {
@@ -181,7 +179,8 @@ impl Document {
         Ok(outcome)
     }
 
-    pub fn echo_overdue(&mut self, id: u64) -> Result<(), SyncError> {
+    /// See [`EditorSide::echo_overdue`]: whether an edit may go to the editor now.
+    pub fn echo_overdue(&mut self, id: u64) -> Result<bool, SyncError> {
         Ok(self.editor.echo_overdue(id)?)
     }
 
@@ -228,7 +227,10 @@ impl Document {
         } else {
             relay.local(mine)?
         };
-        let editor_before = differs.then(|| self.editor.text().to_string());
+        // A file that did not exist or held only blank space (Neovim reports a new
+        // buffer as "\n") loses nothing worth a copy: the room's text simply wins.
+        let blank = base.chars().all(char::is_whitespace);
+        let editor_before = (differs && !blank).then(|| self.editor.text().to_string());
         let mut editor = self.fresh_editor();
         editor.remote(&missing)?;
         self.editor = editor;

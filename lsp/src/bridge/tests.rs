@@ -199,15 +199,35 @@ fn version_0_is_used_with_clients_that_check_it() {
     assert_eq!(version, 0);
 }
 
+/// Issue 14, item 3: a plugin-less Neovim kept its 1 line against the room's 92 until
+/// its user typed, because edits to it waited for its first change. Now the edit goes at
+/// once, unversioned (Neovim applies that unchecked, as it does version 0), and the echo
+/// confirms it.
 #[test]
-fn nothing_goes_to_neovim_still_at_version_0() {
+fn regression_plugin_less_neovim_sees_nothing_after_joining() {
     let mut p = Pair::new("abc", 0);
     p.side.hold_at_version_zero();
     p.remote(insert(3, 0, "R"));
-    assert!(p.next().is_none());
-    p.change(3, insert(3, 3, "u"));
-    let (_, version, _) = p.next().unwrap();
-    assert_eq!(version, 3);
+    let edit = p
+        .side
+        .next_edit()
+        .unwrap()
+        .expect("an edit goes at version 0");
+    assert!(edit.unversioned, "stamped null, not 0");
+    let op = edit.splice.to_operation(3).unwrap();
+    p.reply(edit.id, EditReply::Applied);
+    p.change(3, op);
+    p.assert_converged();
+    assert_eq!(p.proxy, "Rabc");
+}
+
+#[test]
+fn edits_to_clients_that_check_0_stay_versioned() {
+    let mut p = Pair::new("abc", 0);
+    p.remote(insert(3, 0, "R"));
+    let edit = p.side.next_edit().unwrap().unwrap();
+    assert!(!edit.unversioned);
+    assert_eq!(edit.version, 0);
 }
 
 #[test]
@@ -221,16 +241,27 @@ fn an_unanswered_edit_is_judged_by_text() {
     p.assert_converged();
 }
 
+/// Vim + vim-lsp applies an edit and answers `applied: true` at once, but reports it
+/// only with the user's next change, as one whole-text change. Sending it again after a
+/// timeout applied it twice (`END_N1N1`).
 #[test]
-fn regression_applied_edit_that_never_echoes_is_sent_again() {
-    let mut p = Pair::new("abc", 1);
-    p.remote(insert(3, 0, "R"));
+fn regression_vim_lsp_echo_that_comes_with_the_next_change_is_not_sent_twice() {
+    let mut p = Pair::new("a\n", 1);
+    p.remote(insert(2, 0, "END_"));
     let (id, _, _) = p.next().unwrap();
     p.reply(id, EditReply::Applied);
-    p.side.echo_overdue(id).unwrap();
-    let (_, version, edit) = p.next().unwrap();
-    assert_eq!(version, 1);
-    assert_eq!(edit.apply_str("abc").unwrap(), "Rabc");
+    assert!(!p.side.echo_overdue(id).unwrap(), "nothing may go now");
+    assert!(p.next().is_none(), "the same text is not sent again");
+    // The user types "N1" at the end; Vim reports the whole text, echo included.
+    p.change(2, Operation::from_diff("a\n", "END_a\nN1"));
+    assert_eq!(
+        p.users.len(),
+        1,
+        "only the typing is the user's: {:?}",
+        p.users
+    );
+    p.assert_converged();
+    assert_eq!(p.proxy, "END_a\nN1");
 }
 
 #[test]
@@ -313,4 +344,165 @@ fn a_late_echo_that_never_comes_gives_up_after_a_bound() {
     // The edit was given up on and goes out again.
     let (_, _, edit) = p.next().unwrap();
     assert_eq!(edit.apply_str(&p.editor()).unwrap(), p.proxy);
+}
+
+/// Applies a splice the way Neovim 0.11's `apply_text_edits` does (`lsp/util.lua`): a
+/// range starting at or past the buffer's last line appends the new text as lines (one
+/// more line break than it holds); an end past the last line is clamped to its end and
+/// an empty last line removed afterwards. The buffer always ends with a line break.
+fn neovim_apply(text: &str, offset: usize, deleted: usize, inserted: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let len = chars.len();
+    let phantom = len > 0 && chars[len - 1] == '\n';
+    let head: String = chars[..offset].iter().collect();
+    if phantom && offset == len {
+        return format!("{text}{inserted}\n");
+    }
+    if phantom && offset + deleted == len {
+        let mut out = format!("{head}{inserted}\n");
+        if out.ends_with("\n\n") || out == "\n" {
+            out.pop();
+        }
+        return out;
+    }
+    let tail: String = chars[offset + deleted..].iter().collect();
+    format!("{head}{inserted}{tail}")
+}
+
+/// Issue 14, item 1: a collaborator's `GoEND<Esc>` (a line appended at the end) reached a
+/// plugin-less Neovim as an insert at (line count, 0). Neovim appended it with a line
+/// break of its own, the echo never matched, the change was taken for the user's typing
+/// and the edit sent again: `END` 509 times in every editor.
+#[test]
+fn regression_plugin_less_neovim_repeats_an_op_forever() {
+    let mut p = Pair::new("a\nb\n", 7);
+    p.side.hold_at_version_zero();
+    p.remote(insert(4, 4, "END\n"));
+    let edit = p.side.next_edit().unwrap().unwrap();
+    assert!(
+        edit.splice.offset < 4,
+        "never a range starting after the last line: {edit:?}"
+    );
+    let before = p.editor();
+    let after = neovim_apply(
+        &before,
+        edit.splice.offset,
+        edit.splice.deleted,
+        &edit.splice.inserted,
+    );
+    assert_eq!(
+        after, "a\nb\nEND\n",
+        "Neovim applies the moved edit exactly"
+    );
+    p.reply(edit.id, EditReply::Applied);
+    p.change(9, Operation::from_diff(&before, &after));
+    assert!(p.users.is_empty(), "an echo is not typing: {:?}", p.users);
+    p.assert_converged();
+}
+
+/// The same echo with Neovim's extra line break (as an edit at (line count, 0) gave it):
+/// it must settle at once, never be taken for typing that contains the edit's text.
+#[test]
+fn an_echo_with_an_extra_line_break_settles_without_a_resend() {
+    let mut p = Pair::new("a\nb\n", 7);
+    p.side.hold_at_version_zero();
+    p.remote(insert(4, 4, "END\n"));
+    let (id, _, _) = p.next().unwrap();
+    p.reply(id, EditReply::Applied);
+    let echo = neovim_apply("a\nb\n", 4, 0, "END\n");
+    assert_eq!(echo, "a\nb\nEND\n\n");
+    p.change(9, Operation::from_diff("a\nb\n", &echo));
+    assert_eq!(p.proxy.matches("END").count(), 1, "{:?}", p.proxy);
+    p.assert_converged();
+}
+
+/// Issue 14, item 4: a client that ignores versions (vim-lsp, any client we do not
+/// recognise) applies a stale edit at the positions given, on text the user changed
+/// since, and answers `applied: true`. The bridge sees it in the wrong place and moves it
+/// where it belongs, without doubling it and without touching the user's typing.
+#[test]
+fn regression_version_ignoring_client_applies_a_stale_edit_in_the_wrong_place() {
+    let mut p = Pair::new("line1\nline2\n", 1);
+    p.remote(insert(12, 6, "R"));
+    let (id, _, _) = p.next().unwrap();
+    // The user types a line at the top; then the client applies our edit at (1, 0) of
+    // its new text, which is now the start of "line1".
+    p.change(2, insert(12, 0, "X\n"));
+    p.reply(id, EditReply::Applied);
+    p.change(3, insert(14, 2, "R"));
+    assert_eq!(p.editor(), "X\nRline1\nline2\n");
+    assert_eq!(
+        p.users.len(),
+        1,
+        "only the typing is the user's: {:?}",
+        p.users
+    );
+    assert_eq!(p.proxy, "X\nline1\nRline2\n");
+    // The correction goes to the editor, which applies it.
+    let (id, _, fix) = p.next().expect("a correction");
+    p.reply(id, EditReply::Applied);
+    p.change(4, fix);
+    p.assert_converged();
+}
+
+/// The same, with the typing and the misplaced echo reported in one whole-text change
+/// (vim-lsp reports only the whole text).
+#[test]
+fn a_misplaced_echo_merged_with_typing_in_one_change_is_repaired() {
+    let mut p = Pair::new("line1\nline2\n", 1);
+    p.remote(insert(12, 6, "<r>"));
+    let (id, _, _) = p.next().unwrap();
+    p.reply(id, EditReply::Applied);
+    // Typing "X\n" at the top, which we never saw on its own, then the edit at (1, 0).
+    p.change(
+        2,
+        Operation::from_diff("line1\nline2\n", "X\n<r>line1\nline2\n"),
+    );
+    assert_eq!(p.proxy, "X\nline1\n<r>line2\n");
+    assert_eq!(p.proxy.matches("<r>").count(), 1);
+    while let Some((id, _, fix)) = p.next() {
+        p.reply(id, EditReply::Applied);
+        let v = p.side.version() + 1;
+        p.change(v, fix);
+    }
+    p.assert_converged();
+}
+
+/// Issue 14, item 7: Eglot's user answered "n" to its confirm prompt (a JSON-RPC error)
+/// and typed nothing, so no newer version ever came to lift the wait: the edit must be
+/// sent again over the editor's actual text, a bounded number of times.
+#[test]
+fn regression_a_refused_edit_never_converged() {
+    let mut p = Pair::new("abc", 5);
+    p.remote(insert(3, 3, "R"));
+    for _ in 0..3 {
+        let (id, version, _) = p.next().expect("sent again");
+        assert_eq!(version, 5);
+        p.reply(id, EditReply::Rejected);
+        assert!(p.next().is_none());
+        assert!(p.side.echo_overdue(id).unwrap(), "retried after a while");
+    }
+    let (id, _, _) = p.next().unwrap();
+    p.reply(id, EditReply::Rejected);
+    assert!(!p.side.echo_overdue(id).unwrap(), "bounded");
+    // The user's next change renews it.
+    p.change(6, insert(3, 0, "u"));
+    let (id, _, edit) = p.next().unwrap();
+    p.change(7, edit);
+    p.reply(id, EditReply::Applied);
+    p.assert_converged();
+    assert_eq!(p.proxy, "uabcR");
+}
+
+/// Issue 14, item 2: leaving and rejoining restarted edit ids at 1, so the answer or
+/// timer of an edit sent before leaving could settle a new one.
+#[test]
+fn regression_edit_ids_restarted_after_rejoining() {
+    let mut p = Pair::new("abc", 1);
+    p.remote(insert(3, 0, "R"));
+    let (old, _, _) = p.next().unwrap();
+    let mut fresh = p.side.fresh();
+    fresh.remote(&insert(3, 0, "S")).unwrap();
+    let new = fresh.next_edit().unwrap().unwrap();
+    assert!(new.id > old, "ids keep counting: {} after {old}", new.id);
 }

@@ -19,8 +19,11 @@ use crate::edit_convert::ContentChange;
 
 /// How long the editor has to answer `workspace/applyEdit`.
 const EDIT_TIMEOUT: Duration = Duration::from_secs(5);
-/// An edit answered `applied` with no change behind it after this long did nothing.
+/// After this long, an edit answered `applied` that changes came after without its echo
+/// was skipped (see `EditorSide::echo_overdue`).
 const ECHO_OVERDUE: Duration = Duration::from_secs(10);
+/// After this long with no change from the editor, a refused edit is sent again.
+const REFUSED_RETRY: Duration = Duration::from_secs(2);
 
 /// Where a user's cursor is after an edit: the end of its last changed region, in the
 /// edited text.
@@ -77,6 +80,7 @@ impl Session {
         if self.caps.unchecked_version_zero() {
             doc.hold_at_version_zero();
         }
+        doc.set_encoding(self.encoding);
         self.index
             .set_document_rope(uri.as_str(), &doc.language, doc.editor_text());
         self.docs.insert(uri.clone(), OpenDocument { doc, path });
@@ -222,7 +226,7 @@ impl Session {
             document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
                 text_document: OptionalVersionedTextDocumentIdentifier {
                     uri: uri.clone(),
-                    version: Some(edit.version),
+                    version: (!edit.unversioned).then_some(edit.version),
                 },
                 edits: vec![OneOf::Left(text_edit)],
             }])),
@@ -250,7 +254,12 @@ impl Session {
                 .await
                 .is_ok()
             {
-                tokio::time::sleep(ECHO_OVERDUE).await;
+                let wait = if reply == EditReply::Rejected {
+                    REFUSED_RETRY
+                } else {
+                    ECHO_OVERDUE
+                };
+                tokio::time::sleep(wait).await;
                 let _ = events.send(Event::EchoOverdue { uri, id }).await;
             }
         });
@@ -270,16 +279,16 @@ impl Session {
         let Some(open) = self.docs.get_mut(&uri) else {
             return;
         };
-        if open.doc.outstanding_edit() != Some(id) {
-            return;
-        }
-        tracing::warn!(
-            uri = uri.as_str(),
-            id,
-            "an applied edit never showed up in the editor"
-        );
         match open.doc.echo_overdue(id) {
-            Ok(()) => self.flush_editor(&uri),
+            Ok(true) => {
+                tracing::info!(
+                    uri = uri.as_str(),
+                    id,
+                    "editor edit settled by timeout; sending what it lacks"
+                );
+                self.flush_editor(&uri);
+            }
+            Ok(false) => {}
             Err(e) => self.bridge_failed(&uri, e).await,
         }
     }

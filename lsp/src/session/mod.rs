@@ -121,7 +121,16 @@ pub enum Event {
         result: Result<CreatedRoom, String>,
         reply: Reply<Result<Value, String>>,
     },
+    /// From a relay link, as it sends them (see [`Event::RoomLink`]).
     Link(LinkEvent),
+    /// A link event stamped with the join it belongs to. Every join starts a new link
+    /// whose connection generations start over, so after leaving and rejoining a room
+    /// an event of the old link could pass for one of the new: the epoch tells them
+    /// apart.
+    RoomLink {
+        epoch: u64,
+        event: LinkEvent,
+    },
 }
 
 /// One open document.
@@ -149,6 +158,8 @@ pub struct Session {
     room: Option<RoomState>,
     /// A plugin sends cursors itself; without one, cursors follow the user's edits.
     plugin_cursors: bool,
+    /// Counts joins, to stamp each link's events (see [`Event::RoomLink`]).
+    link_epoch: u64,
 }
 
 fn random_id() -> String {
@@ -190,6 +201,7 @@ impl Session {
                 index: RoomIndex::new(),
                 room: None,
                 plugin_cursors: false,
+                link_epoch: 0,
             };
             while let Some(event) = rx.recv().await {
                 session.handle(event).await;
@@ -288,13 +300,23 @@ impl Session {
                     let _ = reply.send(Err(e));
                 }
             },
-            Event::Link(event) => self.link_event(event).await,
+            Event::Link(event) => {
+                tracing::warn!(?event, "a link event without its join's epoch; dropped");
+            }
+            Event::RoomLink { epoch, event } => {
+                if self.room.as_ref().is_some_and(|r| r.epoch == epoch) {
+                    self.link_event(event).await;
+                }
+            }
         }
     }
 
     /// Shows a message without waiting for the editor.
+    /// Always one line: Neovim raises a hit-enter prompt for a multi-line message, and
+    /// while it is up, no edit of a collaborator's is applied.
     fn show(&self, typ: MessageType, message: String) {
-        self.notifier.message(typ, message);
+        let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        self.notifier.message(typ, line);
     }
 
     async fn command(

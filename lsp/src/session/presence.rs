@@ -7,8 +7,7 @@ use pairprog_protocol::editor::{
 };
 use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::{
-    InlayHint, InlayHintLabel, MessageActionItem, MessageType, Position as LspPosition,
-    ShowDocumentParams, Uri,
+    InlayHint, InlayHintLabel, MessageType, Position as LspPosition, Uri,
 };
 
 use super::Session;
@@ -22,8 +21,6 @@ impl Notification for PresenceNotification {
     type Params = PresenceParams;
     const METHOD: &'static str = PRESENCE_METHOD;
 }
-
-const OPEN_COPY: &str = "Open my copy";
 
 impl Session {
     fn presence_params(&self) -> PresenceParams {
@@ -153,44 +150,16 @@ impl Session {
 
     /// The room's text replaced the user's: say where their own version is kept, and
     /// offer to open it where the client can ask.
+    /// Tells the user where their replaced text was kept: one line, never a request,
+    /// so nothing waits for their keys (a `showMessageRequest` took Neovim's next
+    /// command as its answer, and held remote edits while it was up).
     pub(super) fn offer_copy(&self, path: &str, file: std::path::PathBuf) {
-        let message = format!(
-            "pairprog: the room's version of {path} replaced yours. Your version is kept at {}",
-            file.display()
+        self.show(
+            MessageType::WARNING,
+            format!(
+                "pairprog: the room's {path} replaced yours; yours is kept at {}",
+                file.display()
+            ),
         );
-        if !self.caps.show_message_request {
-            // Through the notifier, so it keeps its place among the other messages.
-            self.show(MessageType::WARNING, message);
-            return;
-        }
-        let client = self.client.clone();
-        let can_show = self.caps.show_document;
-        tokio::spawn(async move {
-            let actions = Some(vec![MessageActionItem {
-                title: OPEN_COPY.to_owned(),
-                properties: Default::default(),
-            }]);
-            let answer = tokio::time::timeout(
-                std::time::Duration::from_secs(600),
-                client.show_message_request(MessageType::WARNING, message, actions),
-            )
-            .await;
-            let chosen = matches!(answer, Ok(Ok(Some(ref item))) if item.title == OPEN_COPY);
-            if chosen && can_show {
-                if let Some(uri) = Uri::from_file_path(&file) {
-                    let params = ShowDocumentParams {
-                        uri,
-                        external: None,
-                        take_focus: Some(true),
-                        selection: None,
-                    };
-                    let _ = tokio::time::timeout(
-                        std::time::Duration::from_secs(10),
-                        client.show_document(params),
-                    )
-                    .await;
-                }
-            }
-        });
     }
 }

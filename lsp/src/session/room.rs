@@ -12,7 +12,9 @@ use pairprog_protocol::messages::{
 use serde_json::Value;
 use tower_lsp_server::ls_types::{MessageType, Uri};
 
-use super::{Reply, Session};
+use tokio::sync::mpsc;
+
+use super::{Event, Reply, Session};
 use crate::commands::RoomLink;
 use crate::relay_link::{LinkEvent, LinkHandle};
 
@@ -24,6 +26,8 @@ pub struct RoomState {
     /// result; unknown for rooms joined by link.
     read_only_secret: Option<String>,
     link: LinkHandle,
+    /// Which join this is (see `Event::RoomLink`).
+    pub epoch: u64,
     /// The generation of the live connection, 0 while there is none.
     generation: u64,
     pub connection: Connection,
@@ -63,19 +67,22 @@ impl Session {
         }
         let RoomLink { id: room, secret } = link;
         self.leave().await;
+        self.link_epoch += 1;
+        let epoch = self.link_epoch;
         let link = LinkHandle::spawn(
             self.settings.room_url(&room),
             self.settings.name.clone(),
             self.client_id.clone(),
             self.settings.ca_file.clone(),
             secret.clone(),
-            self.events.clone(),
+            stamp_link_events(epoch, self.events.clone()),
         );
         self.room = Some(RoomState {
             id: room,
             secret,
             read_only_secret: None,
             link,
+            epoch,
             generation: 0,
             connection: Connection::Connecting,
             ever_connected: false,
@@ -162,11 +169,18 @@ impl Session {
                 if !room.told_offline {
                     room.told_offline = true;
                     let id = room.id.clone();
+                    // Counted now, so it says "not yet sent" rather than a number
+                    // that stops being true as soon as the user types.
+                    let unsent = match pending {
+                        0 => String::new(),
+                        1 => " (1 edit not yet sent)".to_owned(),
+                        n => format!(" ({n} edits not yet sent)"),
+                    };
                     self.show(
                         MessageType::WARNING,
                         format!(
                             "pairprog: connection to room {id} lost ({reason}); reconnecting. \
-                             Offline edits are kept: {pending} pending."
+                             Your edits are kept and sent when it is back{unsent}."
                         ),
                     );
                 }
@@ -241,9 +255,17 @@ impl Session {
             } else {
                 format!("with {}", others.join(", "))
             };
+            // Name the room's files, so a user who joined from an empty folder knows
+            // what to open (one line: a longer message blocks Neovim at a prompt).
+            let files = join_list(room.documents.keys().map(String::as_str));
+            let files = if files.is_empty() {
+                "no files shared yet".to_owned()
+            } else {
+                format!("files: {files}")
+            };
             self.show(
                 MessageType::INFO,
-                format!("pairprog: joined room {room_id}, {who}"),
+                format!("pairprog: joined room {room_id}, {who}; {files}"),
             );
         } else if room.told_offline {
             room.told_offline = false;
@@ -460,6 +482,10 @@ impl Session {
     }
 
     pub(super) fn status(&self) -> StatusResult {
+        let connected = self
+            .room
+            .as_ref()
+            .is_some_and(|r| r.connection == Connection::Connected);
         let documents = self
             .docs
             .iter()
@@ -469,7 +495,11 @@ impl Session {
                     path: open.path.clone()?,
                     uri: uri.as_str().to_owned(),
                     revision: doc.revision(),
-                    synced: doc.is_shared() && doc.relay_synchronized() && doc.editor_settled(),
+                    // Synced only when connected: offline, nobody can tell.
+                    synced: connected
+                        && doc.is_shared()
+                        && doc.relay_synchronized()
+                        && doc.editor_settled(),
                     unsent_to_relay: !doc.relay_synchronized(),
                     pending_to_editor: !doc.editor_settled(),
                 })
@@ -496,6 +526,41 @@ impl Session {
             },
         }
     }
+}
+
+/// A channel for one link's events that passes them on to the session stamped with
+/// `epoch`. Bounded like the session's own queue; the forwarding task ends with the link.
+fn stamp_link_events(epoch: u64, events: mpsc::Sender<Event>) -> mpsc::Sender<Event> {
+    const CAPACITY: usize = 256;
+    let (tx, mut rx) = mpsc::channel::<Event>(CAPACITY);
+    tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            let event = match event {
+                Event::Link(event) => Event::RoomLink { epoch, event },
+                other => other,
+            };
+            if events.send(event).await.is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
+/// The first few names of a list on one line, with how many more there are.
+fn join_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 8;
+    let names: Vec<&str> = names.collect();
+    let mut line = names
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        line.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    line
 }
 
 fn room_result(room_id: String, secret: Option<String>, read_only_secret: Option<String>) -> Value {

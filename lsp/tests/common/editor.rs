@@ -1,8 +1,9 @@
 //! `ScriptedEditor`: a `pairprog-lsp` process driven the way a real editor drives it.
 //!
 //! Each editor spawns its own server, speaks LSP over the server's stdio and keeps an
-//! exact copy of its buffer. It models one of four clients (VS Code, Neovim 0.11,
-//! Helix 25.07, Eglot), as `/work/shared/lsp-clients.md` describes them: the position
+//! exact copy of its buffer. It models one of six clients (VS Code, Neovim 0.11,
+//! Helix 25.07, Eglot, Vim + vim-lsp, and a Neovim-like client without `clientInfo`), as
+//! `/work/shared/lsp-clients.md` describes them: the position
 //! encodings offered, the version numbering, the debouncing of `didChange`, the answer
 //! to a stale `workspace/applyEdit` and the order of the edit's echo and its reply.
 //!
@@ -39,6 +40,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const NEOVIM_DEBOUNCE: Duration = Duration::from_millis(150);
 /// Eglot's default `eglot-send-changes-idle-time`.
 const EGLOT_IDLE: Duration = Duration::from_millis(500);
+/// vim-lsp reports typing on `TextChanged`/`InsertLeave`: modelled as this idle delay.
+const VIM_TEXT_CHANGED: Duration = Duration::from_millis(100);
+/// vim-lsp reports an applied edit only with the next change, or on `CursorHold` (4 s
+/// after the last key by default; shortened here to keep the tests fast).
+const VIM_CURSOR_HOLD: Duration = Duration::from_millis(1500);
 /// The most trace lines kept per editor for failure reports.
 const TRACE_LINES: usize = 300;
 
@@ -49,15 +55,31 @@ pub enum Behaviour {
     Neovim,
     Helix,
     Eglot,
+    /// Vim + vim-lsp (`lsp-clients.md` §7): never reads the version, applies every edit at
+    /// the positions given and answers `applied: true` at once; reports changes as the
+    /// whole text, typing on `TextChanged`, an applied edit only with the next change or
+    /// on `CursorHold`.
+    VimLsp,
+    /// A client that sends no `clientInfo` and otherwise behaves like stock Neovim (opens
+    /// at 0, applies version 0 unchecked, skips stale edits yet answers `applied: true`):
+    /// the proxy cannot recognise it, so convergence must not depend on recognising it.
+    Unnamed,
 }
 
 impl Behaviour {
-    pub const ALL: [Behaviour; 4] = [
+    pub const ALL: [Behaviour; 6] = [
         Behaviour::VsCode,
         Behaviour::Neovim,
         Behaviour::Helix,
         Behaviour::Eglot,
+        Behaviour::VimLsp,
+        Behaviour::Unnamed,
     ];
+
+    /// Stock Neovim's edit handling and debouncing (whatever it calls itself).
+    fn neovim_like(self) -> bool {
+        matches!(self, Behaviour::Neovim | Behaviour::Unnamed)
+    }
 
     /// `general.positionEncodings`, in the client's order of preference.
     pub fn encodings(self) -> &'static [&'static str] {
@@ -66,23 +88,27 @@ impl Behaviour {
             Behaviour::Neovim => &["utf-8", "utf-16", "utf-32"],
             Behaviour::Helix => &["utf-8", "utf-32", "utf-16"],
             Behaviour::Eglot => &["utf-32", "utf-8", "utf-16"],
+            Behaviour::VimLsp => &["utf-16"],
+            Behaviour::Unnamed => &["utf-8", "utf-16", "utf-32"],
         }
     }
 
     /// The version sent with `didOpen`.
     pub fn open_version(self) -> i64 {
         match self {
-            Behaviour::VsCode => 1,
+            Behaviour::VsCode | Behaviour::VimLsp => 1,
             _ => 0,
         }
     }
 
-    fn client_name(self) -> &'static str {
+    fn client_name(self) -> Option<&'static str> {
         match self {
-            Behaviour::VsCode => "Visual Studio Code",
-            Behaviour::Neovim => "Neovim",
-            Behaviour::Helix => "helix",
-            Behaviour::Eglot => "Eglot",
+            Behaviour::VsCode => Some("Visual Studio Code"),
+            Behaviour::Neovim => Some("Neovim"),
+            Behaviour::Helix => Some("helix"),
+            Behaviour::Eglot => Some("Eglot"),
+            Behaviour::VimLsp => Some("vim-lsp"),
+            Behaviour::Unnamed => None,
         }
     }
 
@@ -93,17 +119,17 @@ impl Behaviour {
     }
 
     fn inlay_hint_refresh(self) -> bool {
-        matches!(self, Behaviour::VsCode | Behaviour::Neovim)
+        matches!(self, Behaviour::VsCode) || self.neovim_like()
     }
 
     /// Neovim 0.11 processes versioned `documentChanges` without advertising them.
     fn advertises_document_changes(self) -> bool {
-        self != Behaviour::Neovim
+        !self.neovim_like()
     }
 
-    /// Neovim and Eglot send their pending changes before any request of their own.
+    /// Neovim, Eglot and Vim send their pending changes before any request of their own.
     fn debounces(self) -> bool {
-        matches!(self, Behaviour::Neovim | Behaviour::Eglot)
+        matches!(self, Behaviour::Eglot | Behaviour::VimLsp) || self.neovim_like()
     }
 }
 
@@ -187,6 +213,9 @@ struct Doc {
     reported: BTreeSet<i64>,
     /// Debounced changes not sent yet (Neovim, Eglot), in order.
     pending: Vec<Value>,
+    /// vim-lsp: the buffer changed since its last report (typing or an applied edit);
+    /// the next report is the whole text.
+    unreported: bool,
     /// When the pending changes are due.
     due: Option<Instant>,
     /// Neovim's `last_flush`: its debounce is a rate limit since the previous send.
@@ -398,9 +427,8 @@ impl ScriptedEditor {
                 json!({"messageActionItem": {"additionalPropertiesSupport": false}});
             window["showDocument"] = json!({"support": true});
         }
-        let params = json!({
+        let mut params = json!({
             "processId": std::process::id(),
-            "clientInfo": {"name": behaviour.client_name(), "version": "test"},
             "rootUri": root_uri,
             "rootPath": self.inner.root.to_str(),
             "workspaceFolders": [{"uri": root_uri, "name": "workspace"}],
@@ -423,6 +451,9 @@ impl ScriptedEditor {
                 "window": window,
             },
         });
+        if let Some(name) = behaviour.client_name() {
+            params["clientInfo"] = json!({"name": name, "version": "test"});
+        }
         let result = self
             .request("initialize", params)
             .await
@@ -461,6 +492,7 @@ impl ScriptedEditor {
                     version,
                     reported: BTreeSet::from([version]),
                     pending: Vec::new(),
+                    unreported: false,
                     due: None,
                     last_flush: None,
                 },
@@ -518,7 +550,11 @@ impl ScriptedEditor {
     /// the delay line.
     pub fn idle(&self) -> bool {
         let st = self.state();
-        st.queued_incoming == 0 && st.docs.values().all(|d| d.pending.is_empty())
+        st.queued_incoming == 0
+            && st
+                .docs
+                .values()
+                .all(|d| d.pending.is_empty() && !d.unreported)
     }
 
     pub fn stats(&self) -> ApplyStats {
@@ -712,13 +748,17 @@ impl ScriptedEditor {
             let change = apply_change(doc, encoding, &e, behaviour == Behaviour::VsCode);
             match behaviour {
                 Behaviour::VsCode | Behaviour::Helix => changes.push(change),
-                Behaviour::Neovim => {
+                Behaviour::Neovim | Behaviour::Unnamed => {
                     let step = neovim_tick(&mut st.rng, doc.version);
                     doc.version += step;
                     st.queue_change(&uri, change);
                 }
                 Behaviour::Eglot => {
                     doc.version += 1;
+                    st.queue_change(&uri, change);
+                }
+                Behaviour::VimLsp => {
+                    doc.unreported = true;
                     st.queue_change(&uri, change);
                 }
             }
@@ -879,6 +919,39 @@ fn apply_change(
     change
 }
 
+/// Where Neovim 0.11's `apply_text_edits` really applies an edit (`lsp/util.lua`). Its
+/// buffer has one line fewer than LSP counts when the text ends with a line break (the
+/// empty "line" after it is not one): a range starting at or past the last line appends
+/// the new text as lines, which adds a line break; an end past the last line is clamped
+/// to that line's end, and an empty last line is removed afterwards.
+fn neovim_clamp(rope: &Rope, range: &Range, span: Edit) -> Edit {
+    let len = rope.len_chars();
+    if len == 0 || rope.char(len - 1) != '\n' {
+        return span;
+    }
+    let lines = rope.len_lines() - 1;
+    if range.start.line as usize >= lines {
+        return Edit {
+            start: len,
+            end: len,
+            text: format!("{}\n", span.text),
+        };
+    }
+    if range.end.line as usize >= lines {
+        let mut text = format!("{}\n", span.text);
+        let before_ends_with_break = span.start > 0 && rope.char(span.start - 1) == '\n';
+        if text.ends_with("\n\n") || (text == "\n" && before_ends_with_break) {
+            text.pop();
+        }
+        return Edit {
+            start: span.start,
+            end: len,
+            text,
+        };
+    }
+    span
+}
+
 /// Trims what an edit's old and new text have in common at both ends, as VS Code's
 /// minimal edits and Emacs' `replace-buffer-contents` do. With `whole_lines` the
 /// comparison spans the whole lines the edit touches, as Neovim's `compute_diff` does,
@@ -1006,12 +1079,13 @@ impl State {
         let delay = match behaviour {
             // Neovim's `next_debounce`: the timer restarts on each change, but only
             // for what remains of 150 ms since the last send; zero sends at once.
-            Behaviour::Neovim => match doc.last_flush {
+            Behaviour::Neovim | Behaviour::Unnamed => match doc.last_flush {
                 None => NEOVIM_DEBOUNCE,
                 Some(t) => NEOVIM_DEBOUNCE.saturating_sub(now - t),
             },
             // Eglot's idle timer restarts on each change.
             Behaviour::Eglot => EGLOT_IDLE,
+            Behaviour::VimLsp => VIM_TEXT_CHANGED,
             _ => Duration::ZERO,
         };
         if delay.is_zero() {
@@ -1024,8 +1098,21 @@ impl State {
 
     /// Sends the pending changes of one document as one `didChange`.
     fn flush(&mut self, uri: &str) {
+        let behaviour = self.behaviour;
         let doc = self.docs.get_mut(uri).expect("open document");
         doc.due = None;
+        if behaviour == Behaviour::VimLsp {
+            // The whole text, whatever changed it, one version up.
+            doc.pending.clear();
+            if !doc.unreported {
+                return;
+            }
+            doc.unreported = false;
+            doc.version += 1;
+            let text = doc.text.to_string();
+            self.send_changes(uri, vec![json!({ "text": text })]);
+            return;
+        }
         if doc.pending.is_empty() {
             return;
         }
@@ -1125,7 +1212,11 @@ impl State {
         let behaviour = self.behaviour;
         let doc = self.docs.get_mut(&uri).expect("open");
         let current = doc.version;
-        let reported_ok = version.is_some_and(|v| doc.reported.contains(&v));
+        // A null version is allowed only where it is applied unchecked like 0 anyway.
+        let reported_ok = match version {
+            Some(v) => doc.reported.contains(&v),
+            None => behaviour == Behaviour::Neovim && doc.reported.contains(&0),
+        };
         // Edits in one TextDocumentEdit all refer to the text before any of them;
         // applied bottom-up, each range stays valid.
         let mut spans = Vec::new();
@@ -1154,7 +1245,12 @@ impl State {
                 text: text.clone(),
             });
         }
-        spans.sort_by_key(|s| std::cmp::Reverse(s.start));
+        // The edits in the order they are applied (bottom-up), each with its span.
+        let mut order: Vec<usize> = (0..spans.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(spans[i].start));
+        let edits_by_start: Vec<(Range, String)> =
+            order.iter().map(|&i| edits[i].clone()).collect();
+        spans = order.iter().map(|&i| spans[i].clone()).collect();
         if !reported_ok {
             self.violation(format!(
                 "applyEdit version {version:?} is not a version this editor reported (buffer at {current})"
@@ -1192,7 +1288,7 @@ impl State {
                 self.outcome(&id, "applied");
                 self.reply(id, json!({"applied": true}));
             }
-            Behaviour::Neovim => {
+            Behaviour::Neovim | Behaviour::Unnamed => {
                 // util.lua: only a version > 0 is checked, and only a newer buffer
                 // rejects, silently; the handler still answers applied = true.
                 if version.is_some_and(|v| v > 0 && current > v) {
@@ -1200,8 +1296,9 @@ impl State {
                     self.reply(id, json!({"applied": true}));
                     return;
                 }
-                for span in spans {
+                for (span, (range, _)) in spans.into_iter().zip(&edits_by_start) {
                     let doc = self.docs.get_mut(&uri).expect("open");
+                    let span = neovim_clamp(&doc.text, range, span);
                     let span = minimise(&doc.text, &span, true);
                     if span.start == span.end && span.text.is_empty() {
                         continue;
@@ -1210,6 +1307,22 @@ impl State {
                     let step = neovim_tick(&mut self.rng, doc.version);
                     doc.version += step;
                     self.queue_change(&uri, change);
+                }
+                self.outcome(&id, "applied");
+                self.reply(id, json!({"applied": true}));
+            }
+            Behaviour::VimLsp => {
+                // workspace_edit.vim: the version is never read; every edit lands at the
+                // positions given, and no change is reported for it until the next one.
+                let doc = self.docs.get_mut(&uri).expect("open");
+                for span in spans {
+                    doc.text.remove(span.start..span.end);
+                    doc.text.insert(span.start, &span.text);
+                }
+                doc.unreported = true;
+                if doc.due.is_none() {
+                    doc.due = Some(Instant::now() + VIM_CURSOR_HOLD);
+                    self.timer_wake.notify_one();
                 }
                 self.outcome(&id, "applied");
                 self.reply(id, json!({"applied": true}));
@@ -1318,8 +1431,9 @@ impl State {
             let version = first["textDocument"]["version"].as_i64();
             // Never null. Version 0 only for clients that check 0 exactly: Neovim skips
             // its check for 0, so an edit stamped 0 could land on changed text.
+            // Null only for Neovim, which applies null and 0 alike, unchecked.
             let zero_unchecked = self.behaviour == Behaviour::Neovim;
-            if version.is_none_or(|v| v < 0 || (v == 0 && zero_unchecked)) {
+            if version.map_or(!zero_unchecked, |v| v < 0 || (v == 0 && zero_unchecked)) {
                 self.violation(format!(
                     "applyEdit with version {}: {params}",
                     first["textDocument"]["version"]

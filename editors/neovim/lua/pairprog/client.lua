@@ -22,6 +22,7 @@ local util = require('pairprog.util')
 local presence = require('pairprog.presence')
 local cursor = require('pairprog.cursor')
 local position = require('pairprog.position')
+local message = require('pairprog.message')
 
 local M = {}
 
@@ -257,7 +258,7 @@ local function on_exit(code, signal, client_id)
     cursor.stop()
     vim.cmd('redrawstatus')
     if code ~= 0 then
-      vim.notify(
+      message.show(
         ('pairprog: pairprog-lsp (client %d) exited with code %d%s; see :LspLog'):format(
           client_id,
           code,
@@ -303,6 +304,9 @@ function M.lsp_config()
     handlers = {
       ['workspace/applyEdit'] = on_apply_edit,
       ['$/pairprog/presence'] = on_presence,
+      -- Never a prompt: see lua/pairprog/message.lua.
+      ['window/showMessage'] = message.on_show_message,
+      ['window/showMessageRequest'] = message.on_show_message_request,
     },
     on_attach = on_attach,
     on_exit = on_exit,
@@ -313,7 +317,7 @@ local warned = false
 local function warn_once(problem)
   if not warned then
     warned = true
-    vim.notify('pairprog: ' .. problem, vim.log.levels.ERROR)
+    message.show('pairprog: ' .. problem, vim.log.levels.ERROR)
   end
 end
 
@@ -397,6 +401,21 @@ function M.when_ready(fn, timeout_ms)
   poll()
 end
 
+--- Recovered copies are named `<file>.<unix seconds>` under `.../recovered/<room>/`:
+--- give them the file type of `<file>`.
+function M.recovered_filetype()
+  vim.filetype.add({
+    pattern = {
+      ['.*/recovered/[^/]+/.*%.%d+'] = {
+        function(path)
+          return vim.filetype.match({ filename = (path:gsub('%.%d+$', '')) })
+        end,
+        { priority = 10 },
+      },
+    },
+  })
+end
+
 --- Starts watching buffers (setup()).
 ---@param cfg table resolved config
 function M.enable(cfg)
@@ -421,6 +440,7 @@ function M.enable(cfg)
       end
     end,
   })
+  M.recovered_filetype()
   vim.api.nvim_create_autocmd('ColorScheme', {
     group = group,
     desc = 'pairprog: define the cursor colours again',

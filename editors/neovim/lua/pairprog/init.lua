@@ -4,7 +4,7 @@
 
 local M = {}
 
-local SUBCOMMANDS = { 'create', 'join', 'leave', 'status' }
+local SUBCOMMANDS = { 'create', 'join', 'leave', 'status', 'recovered' }
 
 ---@type table? the resolved options, once setup() ran
 M.config = nil
@@ -24,8 +24,9 @@ local function ensure_setup()
   end
 end
 
+-- One line, never a hit-enter prompt (see lua/pairprog/message.lua).
 local function notify(msg, level)
-  vim.notify('pairprog: ' .. msg, level or vim.log.levels.INFO)
+  require('pairprog.message').show('pairprog: ' .. msg, level)
 end
 
 local function error_text(err)
@@ -76,6 +77,7 @@ function M.create(cb)
     else
       local link = type(result.link) == 'string' and result.link or room
       local regs = M.copy(link)
+      require('pairprog.rooms').remember(link)
       local names = { ['"'] = '"" (unnamed)', ['+'] = '"+ (clipboard)' }
       local where = table.concat(
         vim.tbl_map(function(r)
@@ -87,14 +89,7 @@ function M.create(cb)
       if type(result.readOnlySecret) == 'string' then
         read_only = (' (watch only: %s#%s)'):format(room, result.readOnlySecret)
       end
-      notify(
-        ('room %s created; the link is in %s. Others join with :Pairprog join %s%s'):format(
-          room,
-          where,
-          link,
-          read_only
-        )
-      )
+      notify(('room %s created, link in %s; others run :Pairprog join %s%s'):format(room, where, link, read_only))
     end
     if cb then
       cb(err, room)
@@ -119,6 +114,7 @@ function M.join(id, cb)
     if err then
       notify(('could not join %s: %s'):format(id, err), vim.log.levels.ERROR)
     else
+      require('pairprog.rooms').remember(vim.trim(id))
       notify('joined room ' .. tostring(room))
     end
     if cb then
@@ -194,12 +190,40 @@ function M.status(cb)
     if err then
       notify('status failed: ' .. err, vim.log.levels.ERROR)
     else
-      notify('\n' .. table.concat(M.format_status(result or {}), '\n'))
+      M.show_status(M.format_status(result or {}))
     end
     if cb then
       cb(err, result)
     end
   end)
+end
+
+--- Shows status lines in a floating window that keeps neither focus nor keys (it
+--- closes when the cursor moves), and their first line as a message.
+---@param lines string[]
+function M.show_status(lines)
+  local shown = vim.deepcopy(lines)
+  local history = require('pairprog.message').history
+  if #history > 0 then
+    shown[#shown + 1] = 'recent messages:'
+    for i = math.max(1, #history - 4), #history do
+      shown[#shown + 1] = '  ' .. history[i].text
+    end
+  end
+  pcall(vim.lsp.util.open_floating_preview, shown, 'text', { border = 'rounded', title = ' pairprog ', focus = false })
+  notify(lines[1] or 'no status')
+end
+
+--- Opens the newest copy of your own text that pairprog-lsp kept when a room's version
+--- replaced it, in a split.
+function M.recovered()
+  local list = require('pairprog.message').recovered
+  local path = list[#list]
+  if not path then
+    notify('no recovered copy in this session')
+    return
+  end
+  vim.cmd.split(vim.fn.fnameescape(path))
 end
 
 --- For the statusline: "pairprog: ROOM · N people · connected", "pairprog: no room"
@@ -240,6 +264,8 @@ function M.command(args)
     M.leave()
   elseif sub == 'status' then
     M.status()
+  elseif sub == 'recovered' then
+    M.recovered()
   else
     notify(
       ('unknown subcommand %q; use one of: %s'):format(tostring(sub), table.concat(SUBCOMMANDS, ', ')),
@@ -261,10 +287,9 @@ function M.complete(arglead, cmdline)
     end, SUBCOMMANDS)
   end
   if words[2] == 'join' and n == 3 then
-    local reg = vim.fn.getreg('"')
-    if type(reg) == 'string' and reg:match('^[%w_%-]+$') and reg:sub(1, #arglead) == arglead then
-      return { reg }
-    end
+    return vim.tbl_filter(function(id)
+      return id:sub(1, #arglead) == arglead
+    end, require('pairprog.rooms').candidates())
   end
   return {}
 end

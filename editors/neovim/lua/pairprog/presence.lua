@@ -232,6 +232,11 @@ function M.statusline(running)
   if not s.room then
     return 'pairprog: no room'
   end
+  if s.connection ~= 'connected' then
+    -- Offline, nobody knows who is still there: a count here would differ between the
+    -- two sides of one outage ("1 person" on one, "2 people" on the other).
+    return ('pairprog: %s · %s'):format(s.room, s.connection)
+  end
   local people = #s.participants + (s.you and 1 or 0)
   return ('pairprog: %s · %d %s · %s'):format(s.room, people, people == 1 and 'person' or 'people', s.connection)
 end

@@ -139,7 +139,7 @@ T.test('plugin file: load guard, :Pairprog and its completion', function()
   T.eq(0, vim.fn.exists(':Pairprog'), 'sourced twice defines again')
   vim.g.loaded_pairprog = nil
   vim.cmd.source(T.plugin_dir .. '/plugin/pairprog.lua')
-  T.eq({ 'create', 'join', 'leave', 'status' }, vim.fn.getcompletion('Pairprog ', 'cmdline'))
+  T.eq({ 'create', 'join', 'leave', 'status', 'recovered' }, vim.fn.getcompletion('Pairprog ', 'cmdline'))
   T.eq({ 'join' }, vim.fn.getcompletion('Pairprog j', 'cmdline'))
   T.eq({}, vim.fn.getcompletion('Pairprog status x', 'cmdline'))
   T.eq(nil, require('pairprog').config, ':Pairprog defined without setup')

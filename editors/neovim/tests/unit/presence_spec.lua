@@ -110,7 +110,7 @@ T.test('statusline', function()
     participants = {},
     cursors = {},
   }, 'utf-8')
-  T.eq('pairprog: r1 · 1 person · reconnecting', presence.statusline(true))
+  T.eq('pairprog: r1 · reconnecting', presence.statusline(true), 'no count while offline')
   presence.reset()
 end)
 

@@ -253,6 +253,31 @@ async function showsCursorOf(page, name) {
   }, name);
 }
 
+/**
+ * Where Bob's editor draws the label naming `name`: the text of its line and the text of
+ * that line before the label (Monaco renders spaces as no-break spaces), or undefined.
+ */
+async function labelPlace(page, name) {
+  return page.evaluate((label) => {
+    const editor = document.querySelector(".editor-instance .monaco-editor");
+    for (const el of editor ? editor.querySelectorAll(".view-lines span") : []) {
+      if (!getComputedStyle(el, "::after").content.includes(label)) {
+        continue;
+      }
+      const line = el.closest(".view-line");
+      if (!line) {
+        continue;
+      }
+      const before = document.createRange();
+      before.setStart(line, 0);
+      before.setEndBefore(el);
+      const plain = (s) => s.replace(/\u00a0/g, " ");
+      return { line: plain(line.textContent ?? ""), before: plain(before.toString()) };
+    }
+    return undefined;
+  }, name);
+}
+
 async function main() {
   root = mkdtempSync(path.join(tmpdir(), "pairprog-vscode-e2e-"));
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -290,6 +315,13 @@ async function main() {
       return match?.[1];
     });
     log(`alice created room ${room}`);
+    // One action, one notification: pairprog-lsp's own "created" and "joined" messages
+    // go to the log and the status bar, not to more toasts.
+    const toasts = async () =>
+      (await a.locator(".notifications-toasts .notification-toast").allInnerTexts()).filter((t) =>
+        t.includes("pairprog"),
+      );
+    await eventually("alice's create notification", async () => (await toasts()).length >= 1);
 
     await runCommand(b, "Pairprog: Join Room");
     await b.locator(".quick-input-widget input:focus").waitFor({ timeout: WAIT_MS });
@@ -299,6 +331,11 @@ async function main() {
       (await statusText(a)).includes(`${room} · 2`) && (await statusText(b)).includes(`${room} · 2`),
     );
     log("bob joined");
+    const shown = await toasts();
+    if (shown.length !== 1) {
+      throw new Error(`Create Room showed ${shown.length} notifications: ${JSON.stringify(shown)}`);
+    }
+    log("create room showed one notification");
 
     await typeAtEnd(a, "alice was here", 15);
     await eventually("alice's typing in bob's editor", async () => (await editorText(b)).includes("alice was here"));
@@ -327,6 +364,20 @@ async function main() {
     if (final !== expected) {
       throw new Error(`keystrokes lost or doubled: expected ${JSON.stringify(expected)}, got ${JSON.stringify(final)}`);
     }
+
+    // Alice's caret is where she stopped typing, at the end of her line: Bob's editor
+    // must draw her label there, not where her caret was before she typed.
+    const aliceLine = "alice was here and bob too AAAA AAAA AAAA";
+    let place;
+    try {
+      await eventually("bob's editor to draw alice's label at the end of her typing", async () => {
+        place = await labelPlace(b, "alice");
+        return place?.line === aliceLine && place.before === aliceLine;
+      });
+    } catch (e) {
+      throw new Error(`alice's label is drawn at ${JSON.stringify(place)}, not after ${JSON.stringify(aliceLine)}: ${e}`);
+    }
+    log(`bob draws alice's label at the end of her typing`);
 
     // Alice's caret moves with her typing; put it somewhere Bob is not and wait for his
     // editor to draw it with her name.
