@@ -1,0 +1,124 @@
+// Autocomplete as ghost text: after a pause in typing the page asks the relay's engine
+// (POST /api/autocomplete) for a suggestion at the cursor and shows it greyed after the
+// cursor. Tab accepts it, Escape or any other key dismisses it. Tab keeps moving focus
+// out of the editor whenever no suggestion is shown, so keyboard-only use still works.
+
+import { Prec, StateEffect, StateField, type Extension } from "@codemirror/state";
+import { Decoration, EditorView, keymap, ViewPlugin, WidgetType, type ViewUpdate } from "@codemirror/view";
+import { charOffset } from "../ot/units.js";
+
+interface Ghost {
+  pos: number;
+  text: string;
+}
+
+const setGhost = StateEffect.define<Ghost | null>();
+
+class GhostWidget extends WidgetType {
+  constructor(readonly text: string) {
+    super();
+  }
+
+  eq(other: GhostWidget): boolean {
+    return other.text === this.text;
+  }
+
+  toDOM(): HTMLElement {
+    const span = document.createElement("span");
+    span.className = "pp-ghost";
+    span.textContent = this.text;
+    span.setAttribute("aria-label", `Suggestion: ${this.text}. Press Tab to accept.`);
+    return span;
+  }
+}
+
+const ghostField = StateField.define<Ghost | null>({
+  create: () => null,
+  update(value, tr) {
+    for (const e of tr.effects) if (e.is(setGhost)) return e.value;
+    // Any edit or cursor move makes the suggestion stale.
+    if (tr.docChanged || tr.selection) return null;
+    return value;
+  },
+  provide: (f) =>
+    EditorView.decorations.from(f, (g) =>
+      g === null ? Decoration.none : Decoration.set([Decoration.widget({ widget: new GhostWidget(g.text), side: 1 }).range(g.pos)]),
+    ),
+});
+
+const DEBOUNCE_MS = 150;
+const REQUEST_TIMEOUT_MS = 2000;
+
+export function ghostText(language: () => string, enabled: () => boolean): Extension {
+  const fetcher = ViewPlugin.fromClass(
+    class {
+      private timer: ReturnType<typeof setTimeout> | null = null;
+      private generation = 0;
+
+      constructor(readonly view: EditorView) {}
+
+      update(u: ViewUpdate): void {
+        if (!u.docChanged || !u.transactions.some((t) => t.isUserEvent("input.type"))) return;
+        if (this.timer !== null) clearTimeout(this.timer);
+        this.generation += 1;
+        const generation = this.generation;
+        this.timer = setTimeout(() => void this.ask(generation), DEBOUNCE_MS);
+      }
+
+      async ask(generation: number): Promise<void> {
+        this.timer = null;
+        if (!enabled()) return;
+        const state = this.view.state;
+        const sel = state.selection.main;
+        if (!sel.empty) return;
+        const code = state.doc.toString();
+        try {
+          const res = await fetch("/api/autocomplete", {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ code, cursorPosition: charOffset(code, sel.head), language: language() }),
+            signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+          });
+          if (!res.ok) return;
+          const body = (await res.json()) as { suggestion?: string };
+          // Only if nothing changed while the request was out.
+          if (generation !== this.generation || this.view.state.doc !== state.doc || !this.view.state.selection.eq(state.selection)) return;
+          const text = body.suggestion ?? "";
+          if (text !== "") this.view.dispatch({ effects: setGhost.of({ pos: sel.head, text }) });
+        } catch {
+          // No suggestion this time; typing goes on regardless.
+        }
+      }
+
+      destroy(): void {
+        if (this.timer !== null) clearTimeout(this.timer);
+      }
+    },
+  );
+  const keys = Prec.highest(
+    keymap.of([
+      {
+        key: "Tab",
+        run: (view) => {
+          const g = view.state.field(ghostField);
+          if (g === null) return false;
+          view.dispatch({
+            changes: { from: g.pos, insert: g.text },
+            selection: { anchor: g.pos + g.text.length },
+            userEvent: "input.complete",
+          });
+          return true;
+        },
+      },
+      {
+        key: "Escape",
+        run: (view) => {
+          if (view.state.field(ghostField) === null) return false;
+          view.dispatch({ effects: setGhost.of(null) });
+          return true;
+        },
+      },
+    ]),
+  );
+  return [ghostField, fetcher, keys];
+}
