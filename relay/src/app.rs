@@ -77,6 +77,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/liveness", get(rest::liveness))
         .route("/metrics", get(rest::metrics))
         .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .merge(crate::web::router())
+        .layer(axum::middleware::from_fn(crate::web::secret_subprotocol))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -24,3 +24,8 @@ export function roomLink(roomId: string, secret: string): string {
   const base = `${location.origin}/r/${encodeURIComponent(roomId)}`;
   return secret === "" ? base : `${base}#${secret}`;
 }
+
+/** The nonce the relay put in this page's CSP, for the `<style>` element CodeMirror writes. */
+export function cspNonce(): string {
+  return document.querySelector<HTMLMetaElement>('meta[name="csp-nonce"]')?.content ?? "";
+}

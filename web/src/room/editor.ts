@@ -18,6 +18,7 @@ import { charLen, utf16Offset } from "../ot/units.js";
 import { remoteCursors } from "./cursors.js";
 import { ghostText } from "./ghost.js";
 import { languageSupport } from "./languages.js";
+import { cspNonce } from "../shared.js";
 
 /** Marks transactions that apply collaborators' edits, which are not sent back. */
 export const remoteEdit = Annotation.define<boolean>();
@@ -36,6 +37,10 @@ export interface EditorHooks {
 
 export function editorExtensions(hooks: EditorHooks, language: string, readOnly: boolean): Extension {
   return [
+    EditorView.cspNonce.of(cspNonce()),
+    // Long lines wrap: the page is also for phones and tablets, and horizontal scrolling
+    // while typing fast at a line's end misplaced characters in headless Chromium.
+    EditorView.lineWrapping,
     lineNumbers(),
     highlightActiveLineGutter(),
     highlightActiveLine(),

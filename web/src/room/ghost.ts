@@ -1,10 +1,10 @@
-// Autocomplete as ghost text: after a pause in typing the page asks the relay's engine
-// (POST /api/autocomplete) for a suggestion at the cursor and shows it greyed after the
-// cursor. Tab accepts it, Escape or any other key dismisses it. Tab keeps moving focus
+// Autocomplete: after a pause in typing the page asks the relay's engine
+// (POST /api/autocomplete) for a suggestion at the cursor and shows it in a small popup
+// under the cursor. Tab accepts it, Escape or any other key dismisses it. Tab keeps moving focus
 // out of the editor whenever no suggestion is shown, so keyboard-only use still works.
 
 import { Prec, StateEffect, StateField, type Extension } from "@codemirror/state";
-import { Decoration, EditorView, keymap, ViewPlugin, WidgetType, type ViewUpdate } from "@codemirror/view";
+import { EditorView, keymap, showTooltip, ViewPlugin, type Tooltip, type ViewUpdate } from "@codemirror/view";
 import { charOffset } from "../ot/units.js";
 
 interface Ghost {
@@ -14,24 +14,31 @@ interface Ghost {
 
 const setGhost = StateEffect.define<Ghost | null>();
 
-class GhostWidget extends WidgetType {
-  constructor(readonly text: string) {
-    super();
-  }
-
-  eq(other: GhostWidget): boolean {
-    return other.text === this.text;
-  }
-
-  toDOM(): HTMLElement {
-    const span = document.createElement("span");
-    span.className = "pp-ghost";
-    span.textContent = this.text;
-    span.setAttribute("aria-label", `Suggestion: ${this.text}. Press Tab to accept.`);
-    return span;
-  }
+function suggestionTooltip(g: Ghost): Tooltip {
+  return {
+    pos: g.pos,
+    above: false,
+    strictSide: false,
+    create: () => {
+      const dom = document.createElement("div");
+      dom.className = "pp-ghost";
+      const text = document.createElement("span");
+      text.className = "pp-ghost-text";
+      text.textContent = g.text;
+      const hint = document.createElement("span");
+      hint.className = "pp-ghost-hint";
+      hint.textContent = "Tab";
+      dom.append(text, hint);
+      dom.setAttribute("role", "status");
+      dom.setAttribute("aria-label", `Suggestion: ${g.text}. Press Tab to accept, Escape to dismiss.`);
+      return { dom };
+    },
+  };
 }
 
+// The suggestion is a tooltip beside the cursor, outside the editable content: a widget
+// inside it, appearing between keystrokes, made the editor read some typed characters
+// at the wrong place.
 const ghostField = StateField.define<Ghost | null>({
   create: () => null,
   update(value, tr) {
@@ -40,10 +47,7 @@ const ghostField = StateField.define<Ghost | null>({
     if (tr.docChanged || tr.selection) return null;
     return value;
   },
-  provide: (f) =>
-    EditorView.decorations.from(f, (g) =>
-      g === null ? Decoration.none : Decoration.set([Decoration.widget({ widget: new GhostWidget(g.text), side: 1 }).range(g.pos)]),
-    ),
+  provide: (f) => showTooltip.from(f, (g) => (g === null ? null : suggestionTooltip(g))),
 });
 
 const DEBOUNCE_MS = 150;
@@ -90,9 +94,29 @@ export function ghostText(language: () => string, enabled: () => boolean): Exten
         }
       }
 
+      /**
+       * A key press makes any answer still on its way stale, and removes a shown
+       * suggestion before the browser inserts the key's text: changing the editor while
+       * the browser's own insertion is not yet read makes the editor read it at the wrong
+       * place.
+       */
+      keydown(event: KeyboardEvent): void {
+        if (event.key === "Tab" || event.key === "Escape") return;
+        this.generation += 1;
+        if (this.view.state.field(ghostField) !== null) this.view.dispatch({ effects: setGhost.of(null) });
+      }
+
       destroy(): void {
         if (this.timer !== null) clearTimeout(this.timer);
       }
+    },
+    {
+      eventHandlers: {
+        keydown(event) {
+          this.keydown(event);
+          return false;
+        },
+      },
     },
   );
   const keys = Prec.highest(

@@ -9,7 +9,7 @@ import { Bias, Operation } from "../ot/operation.js";
 import { DocSync, type Outgoing } from "../ot/sync.js";
 import { charOffset, utf16Offset } from "../ot/units.js";
 import type { CursorInfo, DocumentInfo, Participant, ServerMessage } from "../protocol.js";
-import { byId, displayName, roomLink } from "../shared.js";
+import { byId, cspNonce, displayName, roomLink } from "../shared.js";
 import { setRemoteCursors, type RemoteCursor } from "./cursors.js";
 import { editorExtensions, operationToChanges, remoteEdit } from "./editor.js";
 import { LANGUAGES, languageOfPath, languageSupport } from "./languages.js";
@@ -22,6 +22,8 @@ interface Doc {
   state: EditorState | null;
   /** Opened on the current connection: ops may be sent. */
   ready: boolean;
+  /** An `open` is on its way; another would restart the subscription for nothing. */
+  opening: boolean;
   /** Collaborators' cursors in chars, as last received, for when the document is shown. */
   cursors: Map<string, CursorInfo>;
 }
@@ -48,7 +50,7 @@ const peopleEl = byId("people");
 const countEl = byId("count");
 const pathEl = byId("editor-path");
 
-const view = new EditorView({ parent: byId("editor") });
+const view = new EditorView({ parent: byId("editor"), extensions: EditorView.cspNonce.of(cspNonce()) });
 view.dom.hidden = true;
 
 const connection = new Connection(roomId, secret, name, {
@@ -108,9 +110,11 @@ function onMessage(msg: ServerMessage): void {
       renderFiles();
       // Reopen what we had, from the revision we know; or open the first document.
       for (const d of docs.values()) {
+        d.opening = false;
         if (d.sync !== null) connection.send({ type: "open", path: d.info.path, revision: d.sync.revision });
       }
       if (active === null && msg.documents.length > 0) activate(msg.documents[0].path);
+      else if (active !== null && docs.get(active)?.sync === null) activate(active);
       if (msg.documents.length === 0) pathEl.textContent = readOnly ? "The room has no files yet." : "The room has no files yet: add one.";
       break;
     case "opened":
@@ -161,6 +165,7 @@ function onOpened(msg: Extract<ServerMessage, { type: "opened" }>): void {
     renderFiles();
   }
   d.info.language = msg.language;
+  d.opening = false;
   d.cursors.clear();
   for (const c of msg.cursors) if (c.selections.length > 0) d.cursors.set(c.participantId, c);
   if (d.sync === null) {
@@ -199,7 +204,7 @@ function onError(code: string, message: string, path: string | undefined): void 
     showMessage(`The document ${d.info.path} was reloaded from the relay (${message}).`);
     d.sync = null;
     d.ready = false;
-    connection.send({ type: "open", path: d.info.path });
+    d.opening = connection.send({ type: "open", path: d.info.path });
     return;
   }
   showMessage(message);
@@ -208,7 +213,7 @@ function onError(code: string, message: string, path: string | undefined): void 
 function addDocument(info: DocumentInfo): Doc {
   const known = docs.get(info.path);
   if (known) return known;
-  const d: Doc = { info, sync: null, state: null, ready: false, cursors: new Map() };
+  const d: Doc = { info, sync: null, state: null, ready: false, opening: false, cursors: new Map() };
   docs.set(info.path, d);
   return d;
 }
@@ -273,7 +278,7 @@ function activate(path: string): void {
   else {
     view.dom.hidden = true;
     pathEl.textContent = `Opening ${path}…`;
-    if (d.sync === null) connection.send({ type: "open", path });
+    if (d.sync === null && !d.opening) d.opening = connection.send({ type: "open", path });
   }
 }
 
@@ -416,8 +421,9 @@ function setupAddFile(): void {
       return;
     }
     if (!docs.has(path)) {
-      addDocument({ path, language: select.value, revision: 0 });
-      connection.send({ type: "open", path, language: select.value, text: "" });
+      const d = addDocument({ path, language: select.value, revision: 0 });
+      d.opening = connection.send({ type: "open", path, language: select.value, text: "" });
+      renderFiles();
     }
     pathInput.value = "";
     activate(path);

@@ -101,7 +101,7 @@ async function newPage(origin, name) {
   return page;
 }
 
-const text = (page) => page.evaluate(() => window.pairprog.text());
+const text = (page, file) => page.evaluate((f) => window.pairprog.text(f), file);
 const synced = (page) => page.evaluate(() => window.pairprog.synced());
 const statusOf = (page) => page.locator("#status").textContent();
 
@@ -123,7 +123,7 @@ async function restText(origin, roomId, secret, file) {
 async function settle(pages, origin, roomId, secret, file) {
   await waitFor("every page to be synchronised and agree with the relay", async () => {
     for (const p of pages) if (!(await synced(p))) return false;
-    const texts = await Promise.all(pages.map(text));
+    const texts = await Promise.all(pages.map((p) => text(p, file)));
     const rest = await restText(origin, roomId, secret, file);
     return texts.every((t) => t === rest) ? rest : false;
   });
@@ -159,14 +159,21 @@ async function main() {
   });
 
   // Headers of the page routes.
-  for (const route of ["/", "/r/anything", "/docs", "/assets/room.js"]) {
+  for (const route of ["/", "/r/anything", "/docs"]) {
     const res = await fetch(origin + route, { signal: AbortSignal.timeout(5000) });
     assert(res.ok, `${route} answers 200`);
     const csp = res.headers.get("content-security-policy") ?? "";
-    assert(csp.includes("script-src 'self'") && !csp.includes("unsafe-inline"), `${route} has a strict CSP`);
+    const scripts = /script-src ([^;]*)/.exec(csp)?.[1] ?? "";
+    assert(scripts === "'self'" && /default-src 'none'/.test(csp) && /connect-src 'self'/.test(csp), `${route} has a strict CSP: ${csp}`);
     assert(res.headers.get("x-content-type-options") === "nosniff", `${route} has nosniff`);
     assert(res.headers.get("referrer-policy") === "no-referrer", `${route} has no-referrer`);
+    const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
+    assert(nonce !== undefined && (await res.text()).includes(`content="${nonce}"`), `${route} hands the page its nonce`);
   }
+  const again = (await fetch(origin + "/", { signal: AbortSignal.timeout(5000) })).headers.get("content-security-policy");
+  assert(!again?.includes(/'nonce-([^']+)'/.exec((await fetch(origin + "/")).headers.get("content-security-policy") ?? "")?.[1] ?? "-"), "each response has a new nonce");
+  const asset = await fetch(origin + "/assets/room.js", { signal: AbortSignal.timeout(5000) });
+  assert(asset.headers.get("x-content-type-options") === "nosniff" && asset.headers.get("content-type")?.startsWith("text/javascript"), "assets are typed and nosniff");
   log("page routes carry CSP, nosniff and no-referrer");
 
   // Ada creates a room with secrets and a Python file from the home page.
@@ -202,7 +209,7 @@ async function main() {
   await grace.keyboard.press("Control+Home");
   const [aTokens, gTokens] = await Promise.all([typeTokens(ada, "a", 25, 4), typeTokens(grace, "g", 25, 4)]);
   const after = await settle([ada, grace], origin, roomId, secret, "main.py");
-  for (const t of [...aTokens, ...gTokens]) assert(countOf(after, t) === 1, `${t} appears exactly once`);
+  for (const t of [...aTokens, ...gTokens]) assert(countOf(after, t) === 1, `${t} appears exactly once in ${JSON.stringify(after)}`);
   log("two pages typed 50 unique tokens concurrently: each appears once; both pages and the relay agree");
 
   // Grace sees Ada's cursor with her name.
@@ -232,8 +239,8 @@ async function main() {
   await stranger.goto(`${origin}/r/${roomId}#not-the-secret`);
   await waitFor("the wrong-secret message", async () => /wrong or missing room secret/.test((await stranger.locator("#message").textContent()) ?? ""));
   assert((await stranger.locator("#status").getAttribute("data-state")) === "failed", "the wrong secret stops reconnecting");
+  log(`a wrong secret gets: ${await stranger.locator("#message").textContent()}`);
   await stranger.context().close();
-  log("a wrong secret gets: " + (await stranger.locator("#message").textContent().catch(() => "wrong or missing room secret")));
 
   // Adding a file; Grace sees it in her list and opens it.
   await ada.getByLabel("New file").fill("notes.rs");
@@ -242,7 +249,11 @@ async function main() {
   await ada.locator(".cm-content").click();
   await ada.keyboard.type("fn main() {}");
   await grace.getByRole("button", { name: "Open notes.rs" }).click();
-  await waitFor("Grace to see the new file's text", async () => (await text(grace)) === "fn main() {}");
+  await waitFor("Grace to see the new file's text", async () => {
+    const seen = await text(grace);
+    if (seen !== "fn main() {}") throw new Error(`Grace sees ${JSON.stringify(seen)} in ${await grace.evaluate(() => window.pairprog.active())}; Ada ${JSON.stringify(await text(ada))}`);
+    return true;
+  });
   log("a file added on one page is listed, opened and shared on the other");
 
   // The relay is killed while Ada types, and restarted: nothing typed is lost.
