@@ -79,7 +79,7 @@ fn chars(s: &str) -> usize {
 }
 
 fn vectors() -> Value {
-    let mut rng = Rng(0x5eed_0f_7e_b5);
+    let mut rng = Rng(0x005e_ed0f_7eb5);
     let mut units = Vec::new();
     let fixed = [
         "",

@@ -122,10 +122,12 @@ async function restText(origin, roomId, secret, file) {
 
 async function settle(pages, origin, roomId, secret, file) {
   await waitFor("every page to be synchronised and agree with the relay", async () => {
-    for (const p of pages) if (!(await synced(p))) return false;
+    for (const p of pages) if (!(await synced(p))) throw new Error(`not synchronised: ${JSON.stringify(await Promise.all(pages.map((q) => text(q, file))))}`);
     const texts = await Promise.all(pages.map((p) => text(p, file)));
     const rest = await restText(origin, roomId, secret, file);
-    return texts.every((t) => t === rest) ? rest : false;
+    // On a timeout, the last state is in the error message.
+    if (!texts.every((t) => t === rest)) throw new Error(JSON.stringify({ texts, rest }));
+    return true;
   });
   return restText(origin, roomId, secret, file);
 }
@@ -269,7 +271,7 @@ async function main() {
   const kTokens = await typing;
   await waitFor("the page to say it reconnected", async () => (await statusOf(ada)) === "Reconnected");
   const final = await settle([ada, grace], origin, roomId, secret, "main.py");
-  for (const t of kTokens) assert(countOf(final, t) === 1, `${t} (typed around the restart) appears exactly once`);
+  for (const t of kTokens) assert(countOf(final, t) === 1, `${t} (typed around the restart) appears exactly once in ${JSON.stringify(final)}`);
   log("relay killed (SIGKILL) and restarted while a page typed: all 40 tokens arrived once; the page says Reconnected");
 
   // The API page renders from /openapi.json.
