@@ -38,8 +38,8 @@ export interface EditorHooks {
 export function editorExtensions(hooks: EditorHooks, language: string, readOnly: boolean): Extension {
   return [
     EditorView.cspNonce.of(cspNonce()),
-    // Long lines wrap: the page is also for phones and tablets, and horizontal scrolling
-    // while typing fast at a line's end misplaced characters in headless Chromium.
+    // Long lines wrap: the page is also for phones and tablets, and in headless Chromium
+    // typing fast at the end of a horizontally scrolled line misplaced characters.
     EditorView.lineWrapping,
     lineNumbers(),
     highlightActiveLineGutter(),

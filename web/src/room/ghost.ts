@@ -36,9 +36,8 @@ function suggestionTooltip(g: Ghost): Tooltip {
   };
 }
 
-// The suggestion is a tooltip beside the cursor, outside the editable content: a widget
-// inside it, appearing between keystrokes, made the editor read some typed characters
-// at the wrong place.
+// The suggestion is a tooltip beside the cursor, outside the editable content, so showing
+// it never changes the DOM the browser is typing into.
 const ghostField = StateField.define<Ghost | null>({
   create: () => null,
   update(value, tr) {
@@ -95,10 +94,8 @@ export function ghostText(language: () => string, enabled: () => boolean): Exten
       }
 
       /**
-       * A key press makes any answer still on its way stale, and removes a shown
-       * suggestion before the browser inserts the key's text: changing the editor while
-       * the browser's own insertion is not yet read makes the editor read it at the wrong
-       * place.
+       * A key press makes any answer still on its way stale (its text may not be read
+       * into the editor's state yet), and removes a shown suggestion.
        */
       keydown(event: KeyboardEvent): void {
         if (event.key === "Tab" || event.key === "Escape") return;
