@@ -19,6 +19,15 @@ use crate::operation::Operation;
 /// version with [`ErrorCode::ProtocolMismatch`] and closes the connection.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The WebSocket subprotocol a browser offers on the upgrade (the web client does), so
+/// it can also offer [`SECRET_SUBPROTOCOL_PREFIX`]; the relay answers with this one.
+pub const WEB_SUBPROTOCOL: &str = "pairprog.v1";
+
+/// A subprotocol `pairprog.secret.<secret>` carries the room secret on the upgrade for
+/// clients that cannot set `Authorization` (a browser's `WebSocket`), so the secret
+/// never appears in a URL. The relay reads it as `Authorization: Bearer <secret>`.
+pub const SECRET_SUBPROTOCOL_PREFIX: &str = "pairprog.secret.";
+
 /// Messages a client sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]

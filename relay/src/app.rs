@@ -78,6 +78,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/liveness", get(rest::liveness))
         .route("/metrics", get(rest::metrics))
         .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .merge(crate::web::router())
+        .layer(axum::middleware::from_fn(crate::web::secret_subprotocol))
         .layer(DefaultBodyLimit::max(body_limit))
         // A body that stops arriving ends the request (the headers have their own
         // timeout in `serve.rs`), so a half-sent request cannot hold its connection.

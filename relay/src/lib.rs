@@ -24,6 +24,7 @@ pub mod state;
 pub mod store;
 pub mod timefmt;
 pub mod tls;
+pub mod web;
 pub mod ws;
 
 use std::net::SocketAddr;
