@@ -196,5 +196,6 @@ fn simulator_catches_a_core_that_acks_before_the_commit() {
 fn simulator_catches_a_duplicate_acked_from_memory() {
     let failure = explore(0, 1_000, Fault::AckDuplicateFromMemory)
         .expect_err("the broken core went unnoticed");
+    eprintln!("{failure}");
     assert!(failure.contains("does not hold"), "{failure}");
 }
