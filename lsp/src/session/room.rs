@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::{Event, Reply, Session};
 use crate::commands::RoomLink;
-use crate::relay_link::{LinkEvent, LinkHandle};
+use crate::relay_link::{LinkEvent, LinkEventKind, LinkHandle};
 
 pub struct RoomState {
     pub id: String,
@@ -145,12 +145,17 @@ impl Session {
     }
 
     pub(super) async fn link_event(&mut self, event: LinkEvent) {
-        match event {
-            LinkEvent::Connected {
+        // A link of a room left since (its task may still be finishing) speaks for
+        // nothing here.
+        if self.room.as_ref().map(|r| r.link.id()) != Some(event.link) {
+            return;
+        }
+        match event.kind {
+            LinkEventKind::Connected {
                 generation,
                 welcome,
             } => self.connected(generation, *welcome).await,
-            LinkEvent::Message {
+            LinkEventKind::Message {
                 generation,
                 message,
             } => {
@@ -158,7 +163,7 @@ impl Session {
                     self.relay_message(message).await;
                 }
             }
-            LinkEvent::Disconnected { generation, reason } => {
+            LinkEventKind::Disconnected { generation, reason } => {
                 let pending = self.pending_edits();
                 let Some(room) = self.room.as_mut().filter(|r| r.generation == generation) else {
                     return;
@@ -186,7 +191,7 @@ impl Session {
                 }
                 self.publish_presence();
             }
-            LinkEvent::Reconnecting { attempt, delay } => {
+            LinkEventKind::Reconnecting { attempt, delay } => {
                 tracing::info!(attempt, ?delay, "reconnecting to the relay");
                 if let Some(room) = &mut self.room {
                     if room.ever_connected {
@@ -194,7 +199,7 @@ impl Session {
                     }
                 }
             }
-            LinkEvent::Failed { reason } => {
+            LinkEventKind::Failed { reason } => {
                 let Some(room) = self.room.as_mut() else {
                     return;
                 };

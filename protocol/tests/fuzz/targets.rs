@@ -150,7 +150,9 @@ fn assert_storable(message: &ClientMessage, text: &str) {
                 .flatten()
                 .collect(),
         ),
-        ClientMessage::Close { path } | ClientMessage::Cursor { path, .. } => (vec![], vec![path]),
+        ClientMessage::Close { path } | ClientMessage::Cursor { path, .. } => {
+            (vec![], vec![path.as_str()])
+        }
         ClientMessage::Op {
             path,
             base,
