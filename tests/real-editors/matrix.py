@@ -91,15 +91,37 @@ def s_appends(r, rng):
     e.keys("M->")
     e.type("END_E")
     e.keys("Enter")
+    r.converged_until(lambda t: t.endswith("END_E\n"), "emma's END_E everywhere")
     b.keys("<Esc>ggOSTART_B<Esc>")
+    r.converged_until(lambda t: t.startswith("START_B\n"), "bob's START_B everywhere")
     e.keys("M-<")
     e.type("START_E")
     e.keys("Enter")
+    r.converged_until(lambda t: t.startswith("START_E\n"), "emma's START_E everywhere")
     c.keys("<Esc>ggOSTART_C<Esc>")
     markers = ["END_A", "END_C", "END_E", "START_B", "START_E", "START_C"]
     text, rev = r.quiet("after appends at the end and the start")
     count_once(text, markers)
     return f"{len(markers)} lines appended at the end and the start, each once; revision {rev} stays"
+
+
+def s_same_keys(r, rng):
+    # Two users press the same keys at the same place at once (O at the top, then a word
+    # starting with the same letters): the first keystrokes of both are the same text at
+    # the same position, and neither may be taken for the echo of the other. Every
+    # keystroke must survive; how the two lines interleave is the OT's choice (both
+    # insert at offset 0), so only what was typed is checked.
+    b, c = r.bob, r.carol
+    before = r.converged("before the same keys")
+    b.keys("<Esc>ggOSAME_B<Esc>")
+    c.keys("<Esc>ggOSAME_C<Esc>")
+    text, rev = r.quiet("after two users opened a line at the top at once")
+    count_once(text, ["SAME_B", "SAME_C"])
+    added = len(text) - len(before)
+    assert added == 14 and text.count("\n") == before.count("\n") + 2, (
+        f"{added} characters added, 14 typed; first lines now {text.splitlines()[:3]}"
+    )
+    return f"both users' 14 keystrokes survive, each once; revision {rev} stays"
 
 
 def s_rejoin(r, rng):
@@ -215,6 +237,7 @@ SCENARIOS = [
     ("concurrent", "4 editors type unique tokens at once", s_concurrent),
     ("normal-mode", "dd, p, u, visual block, :%s, gg=G, Emacs kill/yank/undo", s_normal_mode),
     ("appends", "appends at the end of the file (GoEND<Esc>) and at its start", s_appends),
+    ("same-keys", "two users open a line at the top at once (ggO + a word)", s_same_keys),
     ("messages", "messages never block keys or edits (plugin)", s_messages),
     ("rejoin", "plugin Neovim leaves, rejoins, types", s_rejoin),
     ("relay-restart", "relay SIGKILL + restart while 4 editors type", s_relay_restart),
