@@ -286,7 +286,8 @@ def main():
             known = KNOWN_FAILING.get(sid)
             if ok and known:
                 print(f"  ok    {sid}: {title} ({secs:.1f}s): {detail}\n"
-                      f"        known-failing scenario now PASSES: remove '{sid}' from KNOWN_FAILING", flush=True)
+                      f"        listed in KNOWN_FAILING but passed this time: once it passes every time, "
+                      f"remove '{sid}' from KNOWN_FAILING", flush=True)
             elif ok:
                 print(f"  ok    {sid}: {title} ({secs:.1f}s): {detail}", flush=True)
             elif known:
