@@ -133,10 +133,10 @@ def s_rejoin(r, rng):
     b.keys(f":Pairprog join {r.room}<CR>")
     wait_lua(b, "return require('pairprog').presence().connection == 'connected'", 10, "bob back in")
     r.converged("bob's buffer after rejoining")
-    b.keys("GoREJOINED_B<Esc>")
-    b.keys("ggOREJOINED_B_TOP<Esc>")
+    b.keys("GoREJOIN_END_B<Esc>")
+    b.keys("ggOREJOIN_TOP_B<Esc>")
     text, rev = r.quiet("after bob left, rejoined and typed")
-    count_once(text, ["WHILE_BOB_AWAY", "REJOINED_B", "REJOINED_B_TOP"])
+    count_once(text, ["WHILE_BOB_AWAY", "REJOIN_END_B", "REJOIN_TOP_B"])
     st = status(b)
     docs = st.get("documents") or []
     assert docs and all(d.get("synced") for d in docs) and st.get("pendingEdits") == 0, f"bob's status {st}"
