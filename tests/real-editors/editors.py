@@ -204,7 +204,15 @@ class Nvim:
         wait_until(lambda: os.path.exists(self.socket) or not tmux.alive(name), 15, f"{name}'s socket")
         if not tmux.alive(name):
             raise RuntimeError(f"nvim {name} exited at start")
-        self.nvim = pynvim.attach("socket", path=self.socket)
+
+        def attach():
+            # The socket file appears a moment before Neovim accepts on it.
+            try:
+                return pynvim.attach("socket", path=self.socket)
+            except ConnectionRefusedError:
+                return None
+
+        self.nvim = wait_until(attach, 10, f"{name} to accept on its socket", 0.05)
 
     @staticmethod
     def init_lua_common():

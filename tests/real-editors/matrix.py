@@ -33,8 +33,18 @@ import editors as E  # noqa: E402
 from editors import wait_until  # noqa: E402
 from room import PATH, TYPING_SECS, Room, count_once, exactly_once, wait_lua  # noqa: E402
 
-# Scenario id -> the reported bug that makes it fail today. Empty: every scenario must pass.
-KNOWN_FAILING = {}
+# Scenario id -> the reported bug that makes it fail today (each prints KNOWN FAILING when
+# it fails; never silently skipped). Remove an entry once its bug is fixed.
+KNOWN_FAILING = {
+    # Seen in about 1 run in 5: Bob (plugin) and Carol (plugin-less) both type "<CR>SAME_"
+    # at the top at once; Carol's pairprog-lsp takes her identical keystrokes for the echo
+    # of Bob's applied edit and sends only the difference, replacing Bob's "B" with her
+    # "C" (relay log: carol [5,"C",-1,…] right after bob's "SAME_B"), so Bob's word and
+    # Carol's "<CR>SAME_" are lost. A pairprog-lsp bug (issue 14, items 1/4: judging
+    # echoes of an unversioned client), not fixed at the time of writing.
+    "same-keys": "pairprog-lsp takes identical concurrent keystrokes of a plugin-less "
+    "Neovim for the echo of a collaborator's edit (issue 14 items 1/4; intermittent)",
+}
 for _id in filter(None, os.environ.get("PAIRPROG_MATRIX_KNOWN_FAILING", "").split(",")):
     KNOWN_FAILING.setdefault(_id.strip(), "named in PAIRPROG_MATRIX_KNOWN_FAILING")
 
@@ -87,19 +97,42 @@ def s_appends(r, rng):
     a.keys("<Esc>GoEND_A<Esc>")
     wait_until(lambda: "END_A" in (r.text(c) or ""), 10, "alice's END_A in carol's buffer")
     c.keys("<Esc>GoEND_C<Esc>")
-    wait_until(lambda: "END_C" in (r.text(a) or ""), 10, "carol's END_C in alice's buffer")
+    # Everyone has it before emma goes to the end: her END_E must come after it.
+    r.converged_until(lambda t: t.endswith("END_C\n"), "carol's END_C everywhere")
     e.keys("M->")
     e.type("END_E")
     e.keys("Enter")
+    r.converged_until(lambda t: t.endswith("END_E\n"), "emma's END_E everywhere")
     b.keys("<Esc>ggOSTART_B<Esc>")
+    r.converged_until(lambda t: t.startswith("START_B\n"), "bob's START_B everywhere")
     e.keys("M-<")
     e.type("START_E")
     e.keys("Enter")
+    r.converged_until(lambda t: t.startswith("START_E\n"), "emma's START_E everywhere")
     c.keys("<Esc>ggOSTART_C<Esc>")
     markers = ["END_A", "END_C", "END_E", "START_B", "START_E", "START_C"]
     text, rev = r.quiet("after appends at the end and the start")
     count_once(text, markers)
     return f"{len(markers)} lines appended at the end and the start, each once; revision {rev} stays"
+
+
+def s_same_keys(r, rng):
+    # Two users press the same keys at the same place at once (O at the top, then a word
+    # starting with the same letters): the first keystrokes of both are the same text at
+    # the same position, and neither may be taken for the echo of the other. Every
+    # keystroke must survive; how the two lines interleave is the OT's choice (both
+    # insert at offset 0), so only what was typed is checked.
+    b, c = r.bob, r.carol
+    before = r.converged("before the same keys")
+    b.keys("<Esc>ggOSAME_B<Esc>")
+    c.keys("<Esc>ggOSAME_C<Esc>")
+    text, rev = r.quiet("after two users opened a line at the top at once")
+    count_once(text, ["SAME_B", "SAME_C"])
+    added = len(text) - len(before)
+    assert added == 14 and text.count("\n") == before.count("\n") + 2, (
+        f"{added} characters added, 14 typed; first lines now {text.splitlines()[:3]}"
+    )
+    return f"both users' 14 keystrokes survive, each once; revision {rev} stays"
 
 
 def s_rejoin(r, rng):
@@ -111,10 +144,10 @@ def s_rejoin(r, rng):
     b.keys(f":Pairprog join {r.room}<CR>")
     wait_lua(b, "return require('pairprog').presence().connection == 'connected'", 10, "bob back in")
     r.converged("bob's buffer after rejoining")
-    b.keys("GoREJOINED_B<Esc>")
-    b.keys("ggOREJOINED_B_TOP<Esc>")
+    b.keys("GoREJOIN_END_B<Esc>")
+    b.keys("ggOREJOIN_TOP_B<Esc>")
     text, rev = r.quiet("after bob left, rejoined and typed")
-    count_once(text, ["WHILE_BOB_AWAY", "REJOINED_B", "REJOINED_B_TOP"])
+    count_once(text, ["WHILE_BOB_AWAY", "REJOIN_END_B", "REJOIN_TOP_B"])
     st = status(b)
     docs = st.get("documents") or []
     assert docs and all(d.get("synced") for d in docs) and st.get("pendingEdits") == 0, f"bob's status {st}"
@@ -215,6 +248,7 @@ SCENARIOS = [
     ("concurrent", "4 editors type unique tokens at once", s_concurrent),
     ("normal-mode", "dd, p, u, visual block, :%s, gg=G, Emacs kill/yank/undo", s_normal_mode),
     ("appends", "appends at the end of the file (GoEND<Esc>) and at its start", s_appends),
+    ("same-keys", "two users open a line at the top at once (ggO + a word)", s_same_keys),
     ("messages", "messages never block keys or edits (plugin)", s_messages),
     ("rejoin", "plugin Neovim leaves, rejoins, types", s_rejoin),
     ("relay-restart", "relay SIGKILL + restart while 4 editors type", s_relay_restart),
@@ -263,7 +297,8 @@ def main():
             known = KNOWN_FAILING.get(sid)
             if ok and known:
                 print(f"  ok    {sid}: {title} ({secs:.1f}s): {detail}\n"
-                      f"        known-failing scenario now PASSES: remove '{sid}' from KNOWN_FAILING", flush=True)
+                      f"        listed in KNOWN_FAILING but passed this time: once it passes every time, "
+                      f"remove '{sid}' from KNOWN_FAILING", flush=True)
             elif ok:
                 print(f"  ok    {sid}: {title} ({secs:.1f}s): {detail}", flush=True)
             elif known:

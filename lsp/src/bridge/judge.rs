@@ -134,6 +134,44 @@ fn region_diff(old: &Rope, new: &Rope, head: usize, tail: usize) -> Operation {
     op
 }
 
+/// Whether `after` (over the text `edit` produces) leaves every char `edit` inserted
+/// where it is: neither deletes one nor types inside them. Without this, typing that
+/// merely resembles the edit's text (`<g1>` typed where `<a1>` was sent and skipped)
+/// passed for the echo plus a small correction, and the collaborator's text was lost.
+fn keeps_inserted(edit: &Operation, after: &Operation) -> bool {
+    let mut spans = Vec::new();
+    let mut pos = 0;
+    for component in edit.components() {
+        match component {
+            Component::Retain(n) => pos += n,
+            Component::Insert(s) => {
+                let len = s.chars().count();
+                spans.push((pos, pos + len));
+                pos += len;
+            }
+            Component::Delete(_) => {}
+        }
+    }
+    let mut pos = 0;
+    for component in after.components() {
+        match component {
+            Component::Retain(n) => pos += n,
+            Component::Insert(_) => {
+                if spans.iter().any(|&(a, b)| a < pos && pos < b) {
+                    return false;
+                }
+            }
+            Component::Delete(n) => {
+                if spans.iter().any(|&(a, b)| pos < b && a < pos + n) {
+                    return false;
+                }
+                pos += n;
+            }
+        }
+    }
+    true
+}
+
 /// The single insertion `edit` makes, if it is one.
 fn pure_insert(edit: &Operation) -> Option<&str> {
     let mut inserted = None;
@@ -171,7 +209,7 @@ pub fn judge_by_diff(
     let not_applied = cost(&region_diff(base, &now, head, tail));
     let after_meant = region_diff(&meant, &now, head, tail);
     let mut best: Option<(usize, Explained)> = None;
-    if cost(&after_meant) < not_applied {
+    if cost(&after_meant) < not_applied && keeps_inserted(edit, &after_meant) {
         best = Some((
             cost(&after_meant),
             Explained {

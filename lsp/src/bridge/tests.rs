@@ -506,3 +506,26 @@ fn regression_edit_ids_restarted_after_rejoining() {
     let new = fresh.next_edit().unwrap().unwrap();
     assert!(new.id > old, "ids keep counting: {} after {old}", new.id);
 }
+
+/// Found by `regression_leave_and_rejoin_lost_every_later_edit`: stock Neovim skipped
+/// `<a1>` (stale) and its user typed `<g1>` at that very place. Judged by size alone, the
+/// change looked like the echo with "a" corrected to "g", and `<a1>` was lost.
+#[test]
+fn regression_typing_that_resembles_a_skipped_edit_was_taken_for_its_echo() {
+    let mut p = Pair::new("x", 5);
+    p.side.hold_at_version_zero();
+    p.remote(insert(1, 1, "<a1>"));
+    let (id, _, _) = p.next().unwrap();
+    p.reply(id, EditReply::Applied);
+    p.change(6, insert(1, 1, "<g1>"));
+    assert_eq!(p.users.len(), 1);
+    let (id, _, edit) = p.next().expect("the skipped edit goes again");
+    p.reply(id, EditReply::Applied);
+    p.change(7, edit);
+    p.assert_converged();
+    assert!(
+        p.proxy.contains("<a1>") && p.proxy.contains("<g1>"),
+        "{}",
+        p.proxy
+    );
+}

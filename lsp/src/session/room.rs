@@ -67,6 +67,12 @@ impl Session {
         }
         let RoomLink { id: room, secret } = link;
         self.leave().await;
+        // A new identity toward the relay for every join. The relay drops an `op` whose
+        // (client id, seq) it has committed before, as a resend; our seqs start over
+        // with each join, so with the old id every edit after a rejoin was acknowledged
+        // and thrown away (issue 14, item 2). Reconnects within one join keep the id,
+        // which is what makes their resends safe.
+        self.client_id = super::random_id();
         self.link_epoch += 1;
         let epoch = self.link_epoch;
         let link = LinkHandle::spawn(
