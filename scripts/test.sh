@@ -76,3 +76,9 @@ PAIRPROG_LSP_BIN="$bin_dir/pairprog-lsp" PAIRPROG_RELAY_BIN="$bin_dir/pairprog-r
 step "VS Code extension: editors/vscode/tests/run.sh"
 PAIRPROG_LSP_BIN="$bin_dir/pairprog-lsp" PAIRPROG_RELAY_BIN="$bin_dir/pairprog-relay" \
   PAIRPROG_INSTALL_DEPS=1 "$root/editors/vscode/tests/run.sh"
+
+# The web client: npm ci, tsc, eslint, unit tests (including the vectors the Rust algebra
+# computes), a check that the committed bundle web/dist equals a fresh build, then the
+# end-to-end tests in Debian's Chromium against the same relay binary (capped at 180 s).
+step "web client: web/tests/run.sh"
+PAIRPROG_RELAY_BIN="$bin_dir/pairprog-relay" PAIRPROG_INSTALL_DEPS=1 "$root/web/tests/run.sh"
