@@ -380,7 +380,6 @@ impl EditorSide {
         let wire = WireEdit {
             range: splice.range(&self.text, self.encoding),
             encoding: self.encoding,
-            deleted: splice.deleted,
             inserted: splice.inserted.clone(),
         };
         self.sent = Some(SentEdit {

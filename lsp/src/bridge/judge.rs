@@ -33,20 +33,25 @@ const MAX_OCCURRENCES: usize = 32;
 pub struct WireEdit {
     pub range: Range,
     pub encoding: PositionEncoding,
-    pub deleted: usize,
     pub inserted: String,
 }
 
 impl WireEdit {
-    /// The edit as such a client applies it to `text`, or `None` when its range does not
-    /// fit `text` (then the client would have clamped it: not worth guessing).
+    /// The edit as such a client applies it to `text`: between its positions as they
+    /// fall on `text`, a position past the end of its line clamped to that end (what
+    /// Neovim, VS Code and vim-lsp do). So it deletes what lies there now, which need
+    /// not be what we meant to delete: typing that shortened a line shortens the range.
+    /// Without the clamp, stock Neovim applying an unversioned edit over typing still in
+    /// its debounce (the range's end past the typed line's end) went unrecognised: the
+    /// whole change was taken for typing and the collaborator's text came out doubled.
+    /// `None` when the range ends before it starts on `text`.
     fn on(&self, text: &Rope) -> Result<Option<Operation>, OperationError> {
         let start = position_to_offset(text, self.range.start, self.encoding);
         let end = position_to_offset(text, self.range.end, self.encoding);
-        if end < start || end - start != self.deleted {
+        if end < start {
             return Ok(None);
         }
-        Operation::splice(text.len_chars(), start, self.deleted, &self.inserted).map(Some)
+        Operation::splice(text.len_chars(), start, end - start, &self.inserted).map(Some)
     }
 }
 

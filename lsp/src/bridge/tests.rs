@@ -529,3 +529,48 @@ fn regression_typing_that_resembles_a_skipped_edit_was_taken_for_its_echo() {
         p.proxy
     );
 }
+
+/// Relay-restart seed 21: stock Neovim (version 0, so the edit went unversioned) had
+/// typing queued in its debounce when our edit came; it applied the edit at its wire
+/// positions on the typed text, where the range's end lay past the end of the (now
+/// shorter) first line and was clamped to it, so the edit replaced the user's typing.
+/// A clamped placement was never considered as the echo: the whole change was taken for
+/// typing, and the collaborator's text (and the file's own `<init>`) came out doubled,
+/// the user's `<a1\r\n>` split.
+#[test]
+fn regression_an_unversioned_edit_clamped_on_typed_text_was_taken_for_typing() {
+    let mut p = Pair::new("<init>", 0);
+    p.side.hold_at_version_zero();
+    p.remote(Operation::from_diff("<init>", "<b1><init><b2é>"));
+    let edit = p
+        .side
+        .next_edit()
+        .unwrap()
+        .expect("an edit goes at version 0");
+    assert!(edit.unversioned);
+    p.reply(edit.id, EditReply::Applied);
+    // Typed first: "<a1\r\n>" at the top. Then the edit, meant for (0,0)..(0,6), lands
+    // on "<a1" (the first line's end clamps the range), reported minimally.
+    let typed = insert(6, 0, "<a1\r\n>");
+    let clamped = Operation::from_diff("<a1\r\n><init>", "<b1><init><b2é>\r\n><init>");
+    p.changes(1, vec![typed, clamped]);
+    assert_eq!(
+        p.users.len(),
+        1,
+        "only the typing is the user's: {:?}",
+        p.users
+    );
+    // The typing and the collaborator's insertion at the start are concurrent: either
+    // order is right, each whole and once.
+    assert!(
+        ["<a1\r\n><b1><init><b2é>", "<b1><init><b2é><a1\r\n>"].contains(&p.proxy.as_str()),
+        "{:?}",
+        p.proxy
+    );
+    while let Some((id, _, fix)) = p.next() {
+        p.reply(id, EditReply::Applied);
+        let v = p.side.version() + 1;
+        p.change(v, fix);
+    }
+    p.assert_converged();
+}

@@ -929,12 +929,12 @@ fn neovim_clamp(rope: &Rope, range: &Range, span: Edit) -> Edit {
     if len == 0 || rope.char(len - 1) != '\n' {
         return span;
     }
-    // The buffer's line break, as the file has it (`fileformat=dos` keeps CRLF).
-    let eol = if len > 1 && rope.char(len - 2) == '\r' {
-        "\r\n"
-    } else {
-        "\n"
-    };
+    // The buffer's line break, as the file has it (`fileformat=dos` keeps CRLF). With
+    // the default 'fileformats' (unix,dos), Neovim picks dos only when every line ends
+    // in CRLF; one bare LF makes the buffer unix, a stray CR then being part of its line.
+    let text = rope.to_string();
+    let dos = text.matches('\n').count() == text.matches("\r\n").count();
+    let eol = if dos { "\r\n" } else { "\n" };
     let lines = rope.len_lines() - 1;
     if range.start.line as usize >= lines {
         return Edit {
