@@ -10,22 +10,6 @@ use pairprog_protocol::Operation;
 const PATH: &str = "doc.txt";
 const TEXT: &str = "hello 😀\r\nworld\n";
 
-async fn expect_error(client: &mut TestClient, code: ErrorCode) -> String {
-    match client
-        .wait_for(|m| matches!(m, ServerMessage::Error { .. }))
-        .await
-    {
-        ServerMessage::Error {
-            code: got, message, ..
-        } => {
-            assert_eq!(got, code, "{message}");
-            assert!(!message.is_empty());
-            message
-        }
-        other => unreachable!("{other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn bad_websocket_messages_change_nothing() {
     for db in backends().await {
@@ -44,13 +28,13 @@ async fn bad_websocket_messages_change_nothing() {
         let len = TEXT.chars().count();
 
         bad.send_raw("{not json").await;
-        expect_error(&mut bad, ErrorCode::BadMessage).await;
+        bad.expect_error(ErrorCode::BadMessage).await;
         bad.send_raw(r#"{"type":"shout","text":"hi"}"#).await;
-        let msg = expect_error(&mut bad, ErrorCode::BadMessage).await;
+        let msg = bad.expect_error(ErrorCode::BadMessage).await;
         assert!(msg.contains("shout"), "{msg}");
         bad.send_raw(r#"{"type":"op","path":"doc.txt","base":0,"seq":1,"op":[0]}"#)
             .await;
-        expect_error(&mut bad, ErrorCode::BadMessage).await;
+        bad.expect_error(ErrorCode::BadMessage).await;
 
         // An operation for a document of another length.
         bad.send(&ClientMessage::Op {
@@ -60,7 +44,7 @@ async fn bad_websocket_messages_change_nothing() {
             op: Operation::new().retain(len + 5).insert("x"),
         })
         .await;
-        expect_error(&mut bad, ErrorCode::InvalidOperation).await;
+        bad.expect_error(ErrorCode::InvalidOperation).await;
         // A base revision from the future.
         bad.send(&ClientMessage::Op {
             path: PATH.into(),
@@ -69,7 +53,7 @@ async fn bad_websocket_messages_change_nothing() {
             op: Operation::new().retain(len).insert("x"),
         })
         .await;
-        expect_error(&mut bad, ErrorCode::FutureRevision).await;
+        bad.expect_error(ErrorCode::FutureRevision).await;
         // A message over the size limit.
         bad.send(&ClientMessage::Op {
             path: PATH.into(),
@@ -78,7 +62,7 @@ async fn bad_websocket_messages_change_nothing() {
             op: Operation::new().retain(len).insert(&"x".repeat(5000)),
         })
         .await;
-        expect_error(&mut bad, ErrorCode::MessageTooLarge).await;
+        bad.expect_error(ErrorCode::MessageTooLarge).await;
         // An operation that would grow the document past its limit.
         bad.send(&ClientMessage::Op {
             path: PATH.into(),
@@ -87,7 +71,7 @@ async fn bad_websocket_messages_change_nothing() {
             op: Operation::new().retain(len).insert(&"y".repeat(100)),
         })
         .await;
-        expect_error(&mut bad, ErrorCode::DocumentTooLarge).await;
+        bad.expect_error(ErrorCode::DocumentTooLarge).await;
         // Editing a document that is not open, and a path that is not allowed.
         bad.send(&ClientMessage::Op {
             path: "other.txt".into(),
@@ -96,7 +80,7 @@ async fn bad_websocket_messages_change_nothing() {
             op: Operation::new().insert("x"),
         })
         .await;
-        expect_error(&mut bad, ErrorCode::NotOpen).await;
+        bad.expect_error(ErrorCode::NotOpen).await;
         bad.send(&ClientMessage::Open {
             path: "../etc/passwd".into(),
             language: None,
@@ -104,7 +88,7 @@ async fn bad_websocket_messages_change_nothing() {
             revision: None,
         })
         .await;
-        expect_error(&mut bad, ErrorCode::InvalidPath).await;
+        bad.expect_error(ErrorCode::InvalidPath).await;
         // A new document over the size limit, then too many documents.
         bad.send(&ClientMessage::Open {
             path: "big.txt".into(),
@@ -113,7 +97,7 @@ async fn bad_websocket_messages_change_nothing() {
             revision: None,
         })
         .await;
-        expect_error(&mut bad, ErrorCode::DocumentTooLarge).await;
+        bad.expect_error(ErrorCode::DocumentTooLarge).await;
         bad.open("second.txt", Some("two")).await;
         bad.send(&ClientMessage::Open {
             path: "third.txt".into(),
@@ -122,7 +106,7 @@ async fn bad_websocket_messages_change_nothing() {
             revision: None,
         })
         .await;
-        expect_error(&mut bad, ErrorCode::TooManyDocuments).await;
+        bad.expect_error(ErrorCode::TooManyDocuments).await;
         // Opening a document that does not exist without text.
         bad.send(&ClientMessage::Open {
             path: "missing.txt".into(),
@@ -131,7 +115,7 @@ async fn bad_websocket_messages_change_nothing() {
             revision: None,
         })
         .await;
-        expect_error(&mut bad, ErrorCode::UnknownDocument).await;
+        bad.expect_error(ErrorCode::UnknownDocument).await;
 
         // Nothing changed, and the well-behaved client still works and saw no errors.
         assert_eq!(

@@ -11,21 +11,6 @@ use pairprog_protocol::Operation;
 
 const PATH: &str = "doc.txt";
 
-async fn expect_error(client: &mut TestClient, code: ErrorCode) -> String {
-    match client
-        .wait_for(|m| matches!(m, ServerMessage::Error { .. }))
-        .await
-    {
-        ServerMessage::Error {
-            code: got, message, ..
-        } => {
-            assert_eq!(got, code, "{message}");
-            message
-        }
-        other => unreachable!("{other:?}"),
-    }
-}
-
 /// `seq` ≥ 2^63 passed decoding, was sequenced into a batch with everyone else's
 /// operations, and failed the whole batch at storage ("corrupt stored operation"): the
 /// other writers got `unavailable` and the document reloaded, again and again.
@@ -54,7 +39,7 @@ async fn regression_seq_beyond_i64_failed_everyones_batch() {
             good.edit(PATH, Operation::new().retain(len).insert("g"))
                 .await;
             bad.send_raw(&message).await;
-            let why = expect_error(&mut bad, ErrorCode::BadMessage).await;
+            let why = bad.expect_error(ErrorCode::BadMessage).await;
             assert!(why.contains("2^63"), "{kind}: {why}");
             let revision = good.docs[PATH].ot.revision() + 1;
             good.settle(PATH, revision).await;
@@ -136,7 +121,7 @@ async fn regression_nul_characters_behaved_differently_on_postgres() {
                 revision: None,
             })
             .await;
-        let why = expect_error(&mut client, ErrorCode::BadMessage).await;
+        let why = client.expect_error(ErrorCode::BadMessage).await;
         assert!(why.contains("U+0000"), "{kind}: {why}");
         client.open(PATH, Some("ab")).await;
         other.open(PATH, None).await;
@@ -145,7 +130,7 @@ async fn regression_nul_characters_behaved_differently_on_postgres() {
                 r#"{{"type":"op","path":"{PATH}","base":0,"seq":1,"op":[1,"\u0000",1]}}"#
             ))
             .await;
-        expect_error(&mut client, ErrorCode::BadMessage).await;
+        client.expect_error(ErrorCode::BadMessage).await;
         // Nothing was stored, and both clients go on editing.
         assert_eq!(relay.document(&room, PATH).await, ("ab".to_owned(), 0));
         client
@@ -235,9 +220,9 @@ async fn regression_bad_frames_closed_without_a_reason_or_the_right_code() {
     );
     let mut client = TestClient::join(&relay.ws_url(&room), "a", None).await;
     client.send_raw(&"x".repeat(10_000)).await;
-    expect_error(&mut client, ErrorCode::MessageTooLarge).await;
+    client.expect_error(ErrorCode::MessageTooLarge).await;
     client.send_raw("{not json").await;
-    expect_error(&mut client, ErrorCode::BadMessage).await;
+    client.expect_error(ErrorCode::BadMessage).await;
     // Not checked here: a text frame that is not UTF-8 should get `bad_message` and
     // 1007 (ws.rs `read_failure`), but the connection is reset without either; see the
     // report of issue 15.
@@ -312,7 +297,7 @@ async fn regression_look_alike_paths_were_different_documents() {
                     revision: None,
                 })
                 .await;
-            expect_error(&mut client, ErrorCode::InvalidPath).await;
+            client.expect_error(ErrorCode::InvalidPath).await;
         }
         relay.stop().await;
     }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use pairprog_protocol::messages::{ClientMessage, ServerMessage, PROTOCOL_VERSION};
+use pairprog_protocol::messages::{ClientMessage, ErrorCode, ServerMessage, PROTOCOL_VERSION};
 use pairprog_protocol::{Operation, OtClient};
 use ropey::Rope;
 use tokio::net::TcpStream;
@@ -120,6 +120,24 @@ impl TestClient {
                 return m;
             }
             self.inbox.push_back(m);
+        }
+    }
+
+    /// Waits for the next `error`, checks its code and that it says something, and
+    /// returns its message.
+    pub async fn expect_error(&mut self, code: ErrorCode) -> String {
+        match self
+            .wait_for(|m| matches!(m, ServerMessage::Error { .. }))
+            .await
+        {
+            ServerMessage::Error {
+                code: got, message, ..
+            } => {
+                assert_eq!(got, code, "{message}");
+                assert!(!message.is_empty());
+                message
+            }
+            other => unreachable!("{other:?}"),
         }
     }
 
