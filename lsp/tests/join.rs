@@ -48,17 +48,25 @@ fn saved_copy(editor: &ScriptedEditor, original: &str) -> Option<PathBuf> {
         .find(|p| p.is_file() && std::fs::read_to_string(p).is_ok_and(|s| s == original))
 }
 
+/// A relay and a room that Ada (a VS Code) created sharing `PATH` with `ROOM_TEXT`, once
+/// she is in it: what every join test starts from. Returns the relay, its WebSocket
+/// base, Ada's editor and the room id.
+async fn room_created_by_ada(seed: u64) -> (TestRelay, String, ScriptedEditor, String) {
+    let relay = TestRelay::start().await;
+    let ws = relay.api.ws_base();
+    let owner = ScriptedEditor::start(
+        EditorOptions::new(Behaviour::VsCode, "ada", &ws, seed * 100).file(PATH, ROOM_TEXT),
+    )
+    .await;
+    let room = owner.create_room().await;
+    owner.wait_in_room(&room).await;
+    (relay, ws, owner, room)
+}
+
 async fn join_with_differing_text(joiner: Behaviour) {
     for seed in seeds(&[31]) {
         eprintln!("seed = {seed} ({joiner:?} joins)");
-        let mut relay = TestRelay::start().await;
-        let ws = relay.api.ws_base();
-        let owner = ScriptedEditor::start(
-            EditorOptions::new(Behaviour::VsCode, "ada", &ws, seed * 100).file(PATH, ROOM_TEXT),
-        )
-        .await;
-        let room = owner.create_room().await;
-        owner.wait_in_room(&room).await;
+        let (mut relay, ws, owner, room) = room_created_by_ada(seed).await;
 
         let original = format!("my local version from {joiner:?}\nwith two lines\r\n");
         let joining = ScriptedEditor::start(
@@ -118,14 +126,7 @@ async fn clients_that_ignore_versions_join_a_room_with_different_text() {
 async fn regression_joining_from_an_empty_folder_made_a_recovered_copy() {
     for seed in seeds(&[32]) {
         eprintln!("seed = {seed}");
-        let mut relay = TestRelay::start().await;
-        let ws = relay.api.ws_base();
-        let owner = ScriptedEditor::start(
-            EditorOptions::new(Behaviour::VsCode, "ada", &ws, seed * 100).file(PATH, ROOM_TEXT),
-        )
-        .await;
-        let room = owner.create_room().await;
-        owner.wait_in_room(&room).await;
+        let (mut relay, ws, owner, room) = room_created_by_ada(seed).await;
         for (i, (behaviour, empty)) in [(Behaviour::Neovim, "\n"), (Behaviour::Helix, "")]
             .into_iter()
             .enumerate()
@@ -193,14 +194,7 @@ async fn eglot_joins_a_room_with_different_text() {
 async fn regression_leave_and_rejoin_lost_every_later_edit() {
     for seed in seeds(&[33]) {
         eprintln!("seed = {seed}");
-        let mut relay = TestRelay::start().await;
-        let ws = relay.api.ws_base();
-        let owner = ScriptedEditor::start(
-            EditorOptions::new(Behaviour::VsCode, "ada", &ws, seed * 100).file(PATH, ROOM_TEXT),
-        )
-        .await;
-        let room = owner.create_room().await;
-        owner.wait_in_room(&room).await;
+        let (mut relay, ws, owner, room) = room_created_by_ada(seed).await;
         let other = ScriptedEditor::start(
             EditorOptions::new(Behaviour::Neovim, "grace", &ws, seed * 100 + 1)
                 .file(PATH, ROOM_TEXT),
