@@ -70,3 +70,13 @@ pub(crate) fn operation<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Op
     }
     Ok(op)
 }
+
+pub(crate) fn optional_client_key<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(deserializer)?;
+    if let Some(key) = &value {
+        crate::identity::check_client_key(key).map_err(D::Error::custom)?;
+    }
+    Ok(value)
+}

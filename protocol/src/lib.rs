@@ -5,6 +5,7 @@
 //! - [`OtClient`] and [`Sequencer`]: the two halves of server-sequenced OT.
 //! - [`position`]: LSP positions (UTF-8 / UTF-16 / UTF-32) to and from char offsets.
 //! - [`messages`]: the WebSocket protocol between clients and the relay.
+//! - [`identity`]: a client's public id, derived from the secret key it picks.
 //! - [`bus`]: what relays sharing one database tell each other (Postgres `NOTIFY`).
 
 pub mod bus;
@@ -13,6 +14,7 @@ mod client;
 mod diff;
 pub mod editor;
 mod error;
+pub mod identity;
 mod json;
 pub mod messages;
 mod operation;

@@ -38,14 +38,18 @@ pub enum ClientMessage {
         protocol: u32,
         #[serde(deserialize_with = "checked::text")]
         name: String,
-        /// Stable for the life of the client process (it survives reconnects), so the
-        /// relay can recognise a resent operation. Chosen by the relay when absent.
+        /// A secret the client draws once from a secure random source (at least 128
+        /// bits; see [`crate::identity`]) and keeps for its life, across reconnects. The
+        /// relay derives the public `clientId` from it (`identity::client_id`) and
+        /// recognises a resent operation by that id; the key itself is never sent to
+        /// anyone. Absent: the relay picks one for this connection only. A `hello` that
+        /// names a `clientId` itself is refused.
         #[serde(
             default,
             skip_serializing_if = "Option::is_none",
-            deserialize_with = "checked::optional_text"
+            deserialize_with = "checked::optional_client_key"
         )]
-        client_id: Option<String>,
+        client_key: Option<String>,
     },
     /// Subscribe to a document, creating it with `text` if the room does not have it.
     /// With `revision` (a reconnect), the relay answers with the operations since then
@@ -115,6 +119,8 @@ pub enum ServerMessage {
     Welcome {
         protocol: u32,
         room_id: String,
+        /// This client's public id, derived from its `clientKey`: the id its operations
+        /// carry in history entries.
         client_id: String,
         you: Participant,
         participants: Vec<Participant>,

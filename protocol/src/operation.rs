@@ -435,6 +435,41 @@ impl Operation {
         }
         new
     }
+
+    /// Where a position in this operation's target text was in its base text: the
+    /// inverse of [`Operation::transform_offset`] for positions the operation kept. A
+    /// position inside (or at either end of) inserted text maps to where the insert
+    /// started, so `transform_offset(base_offset(p), Bias::After)` is the end of that
+    /// insert. A position past the end of the target is clamped to it first.
+    ///
+    /// A client uses it to state its cursor in the relay's text while its own
+    /// operations are still unacknowledged: the relay moves the cursor past them with
+    /// `Bias::After` when they commit.
+    pub fn base_offset(&self, offset: usize) -> usize {
+        let offset = offset.min(self.target_len);
+        let mut old = 0;
+        let mut new = 0;
+        for c in &self.components {
+            match c {
+                Component::Retain(n) => {
+                    if new + n > offset {
+                        return old + (offset - new);
+                    }
+                    old += n;
+                    new += n;
+                }
+                Component::Insert(s) => {
+                    let len = char_len(s);
+                    if new + len >= offset {
+                        return old;
+                    }
+                    new += len;
+                }
+                Component::Delete(n) => old += n,
+            }
+        }
+        old
+    }
 }
 
 #[cold]
@@ -564,5 +599,19 @@ mod tests {
         assert_eq!(op.transform_offset(2, Bias::After), 1);
         assert_eq!(op.transform_offset(4, Bias::After), 1);
         assert_eq!(op.transform_offset(5, Bias::After), 2);
+    }
+
+    #[test]
+    fn base_offset_maps_inserted_text_to_the_insert_start() {
+        let op = Operation::new().retain(2).insert("xyz").delete(1).retain(2);
+        // "ab" "xyz" "cd" in the target; "ab" "e" "cd" in the base.
+        assert_eq!(op.base_offset(1), 1);
+        assert_eq!(op.base_offset(2), 2);
+        assert_eq!(op.base_offset(4), 2);
+        assert_eq!(op.base_offset(5), 2);
+        assert_eq!(op.base_offset(6), 4);
+        assert_eq!(op.base_offset(7), 5);
+        assert_eq!(op.base_offset(99), 5);
+        assert_eq!(op.transform_offset(op.base_offset(5), Bias::After), 5);
     }
 }

@@ -175,6 +175,26 @@ proptest! {
         }
     }
 
+    /// A client states its cursor in the relay's text by mapping it back through its
+    /// unacknowledged operations; the relay then moves it past them with `After`. The
+    /// cursor must come back where it was, or (inside text the operation inserted) no
+    /// further than that insert's end.
+    #[test]
+    fn base_offset_round_trips_through_transform_offset(
+        (_doc, op) in doc_and_op(),
+        offset in 0usize..40,
+    ) {
+        let base = op.base_offset(offset);
+        prop_assert!(base <= op.base_len());
+        let target = offset.min(op.target_len());
+        let after = op.transform_offset(base, Bias::After);
+        let before = op.transform_offset(base, Bias::Before);
+        prop_assert!(before <= target && target <= after, "{} <= {} <= {}", before, target, after);
+        // Between `before` and `after` there is only inserted text.
+        let inserted_only = op.base_offset(after) == base && op.base_offset(before) == base;
+        prop_assert!(inserted_only, "{}..{} maps back to {}", before, after, base);
+    }
+
     #[test]
     fn json_round_trips((_, op) in doc_and_op()) {
         let json = serde_json::to_string(&op).unwrap();

@@ -135,7 +135,12 @@ fn vectors() -> Value {
         let offset = rng.below(len + 3);
         let before = op.transform_offset(offset, Bias::Before);
         let after = op.transform_offset(offset, Bias::After);
-        offsets.push(json!({ "op": op, "baseLength": len, "offset": offset, "before": before, "after": after }));
+        // The same offset read in the target text, mapped back to the base.
+        let base = op.base_offset(offset);
+        offsets.push(json!({
+            "op": op, "baseLength": len, "offset": offset,
+            "before": before, "after": after, "baseOffset": base,
+        }));
     }
 
     json!({

@@ -68,8 +68,8 @@ fn footprint(message: &ClientMessage) -> usize {
     let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
     match message {
         ClientMessage::Hello {
-            name, client_id, ..
-        } => name.len() + opt(client_id),
+            name, client_key, ..
+        } => name.len() + opt(client_key),
         ClientMessage::Open {
             path,
             language,
@@ -130,10 +130,10 @@ fn assert_storable(message: &ClientMessage, text: &str) {
     let max = pairprog_protocol::checked::MAX_COUNTER;
     let (counters, strings): (Vec<u64>, Vec<&str>) = match message {
         ClientMessage::Hello {
-            name, client_id, ..
+            name, client_key, ..
         } => (
             vec![],
-            [Some(name.as_str()), client_id.as_deref()]
+            [Some(name.as_str()), client_key.as_deref()]
                 .into_iter()
                 .flatten()
                 .collect(),
@@ -200,6 +200,16 @@ pub fn check_ws_message(bytes: &[u8]) {
                 assert_normalised(op);
             }
             assert_storable(&message, &text);
+            if let ClientMessage::Hello {
+                client_key: Some(key),
+                ..
+            } = &message
+            {
+                assert!(
+                    pairprog_protocol::identity::check_client_key(key).is_ok(),
+                    "a client key of the wrong form decoded from {text}"
+                );
+            }
             // What was read is what the protocol writes back: no field is lost or
             // invented on the way in.
             let again = serde_json::to_string(&message).expect("a decoded message serialises");
