@@ -1,8 +1,9 @@
 //! The cross-document group commit. Every document owner hands its batch of operations
-//! here and waits; one task writes everything that queued meanwhile, across all
-//! documents, in a single transaction. With hundreds of active documents that turns
+//! here and waits; everything that queued meanwhile, across all documents, is written as
+//! one group in a single statement. With hundreds of active documents that turns
 //! hundreds of commits (and disk syncs) into one, which is what lets the relay sustain
-//! tens of thousands of operations per second on two cores.
+//! tens of thousands of operations per second on two cores. On Postgres a second group
+//! forms and commits while the first waits for its sync (see [`POSTGRES_WORKERS`]).
 //!
 //! A failed group must not fail everyone in it, nor stall everyone behind it. When the
 //! store refused a group's rows (a revision another relay took, a value it rejects), the
@@ -14,18 +15,24 @@
 
 use std::time::Instant;
 
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::document::types::{CommitOutcome, Failure};
+use crate::metrics::Metrics;
 use crate::store::{AppendBatch, Store, StoreError};
 
 /// Batches waiting for the committer before owners are made to wait for a place.
 const QUEUE: usize = 8192;
 /// Most operations in one transaction.
 const MAX_ROWS: usize = 8192;
-/// Transactions in flight at once. While one waits for its disk sync, the next group
-/// forms and commits; the database merges the syncs of concurrent commits.
-const WORKERS: usize = 1;
+/// Groups in flight at once on Postgres. While one waits for its disk sync, the next
+/// group forms and commits; the server merges the syncs of concurrent commits. This keeps
+/// each document's order only because an owner waits for its commit before it sends its
+/// next batch: two groups in flight never hold the same document. SQLite has one writer
+/// connection, so a second group there would only wait for it, smaller.
+const POSTGRES_WORKERS: usize = 2;
 
 struct CommitRequest {
     batch: AppendBatch,
@@ -38,15 +45,15 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts the committer tasks; they end when every `Committer` handle is dropped.
-    /// Each document waits for its commit before sending the next, so running several
-    /// transactions at once never reorders one document's operations.
-    pub fn start(store: Store) -> Committer {
+    /// Starts the committer task; it ends when every `Committer` handle is dropped (the
+    /// groups in flight still finish and answer).
+    pub fn start(store: Store, metrics: Arc<Metrics>) -> Committer {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
-        for _ in 0..WORKERS {
-            tokio::spawn(run(store.clone(), rx.clone()));
-        }
+        let workers = match store {
+            Store::Postgres(_) => POSTGRES_WORKERS,
+            Store::Sqlite(_) => 1,
+        };
+        tokio::spawn(run(store, metrics, rx, workers));
         Committer { tx }
     }
 
@@ -102,38 +109,52 @@ fn rows_at_fault(code: &str) -> bool {
     }
 }
 
-async fn run(store: Store, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<CommitRequest>>>) {
+/// Forms groups and commits each on a task of its own, at most `workers` at once. A
+/// group is formed only when a slot is free, so while every slot is busy the requests
+/// keep queueing and the next group takes all of them.
+async fn run(
+    store: Store,
+    metrics: Arc<Metrics>,
+    mut rx: mpsc::Receiver<CommitRequest>,
+    workers: usize,
+) {
+    let slots = Arc::new(Semaphore::new(workers));
     loop {
-        // Take one group under the lock, then commit it without holding the lock, so the
-        // next worker can gather the next group meanwhile.
-        let requests = {
-            let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else { return };
-            let mut rows = first.batch.ops.len();
-            let mut requests = vec![first];
-            while rows < MAX_ROWS {
-                match rx.try_recv() {
-                    Ok(next) => {
-                        rows += next.batch.ops.len();
-                        requests.push(next);
-                    }
-                    Err(_) => break,
-                }
-            }
-            requests
+        // The semaphore is never closed, so acquiring only waits.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
         };
-        commit_group(&store, requests).await;
+        let Some(first) = rx.recv().await else { return };
+        let mut rows = first.batch.ops.len();
+        let mut requests = vec![first];
+        while rows < MAX_ROWS {
+            match rx.try_recv() {
+                Ok(next) => {
+                    rows += next.batch.ops.len();
+                    requests.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let (store, metrics) = (store.clone(), metrics.clone());
+        tokio::spawn(async move {
+            commit_group(&store, &metrics, requests).await;
+            drop(slot);
+        });
     }
 }
 
 /// Commits a group; on a failure that blames its rows, commits each half again (see the
 /// module comment), so the batch at fault is found in O(log n) transactions.
-async fn commit_group(store: &Store, requests: Vec<CommitRequest>) {
+async fn commit_group(store: &Store, metrics: &Metrics, requests: Vec<CommitRequest>) {
     let (batches, replies): (Vec<AppendBatch>, Vec<_>) =
         requests.into_iter().map(|r| (r.batch, r.reply)).unzip();
     let mut groups = vec![(batches, replies)];
     while let Some((mut batches, mut replies)) = groups.pop() {
         let started = Instant::now();
+        metrics
+            .commit_groups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = match batches.as_slice() {
             [one] => store.append_batch(one).await,
             many => store.append_many(many).await,

@@ -9,12 +9,16 @@ pub mod access;
 pub mod api_error;
 pub mod app;
 pub mod autocomplete;
+pub mod bus;
+pub mod clock;
 pub mod cluster;
+pub mod colors;
 pub mod committer;
 pub mod config;
 pub mod document;
 pub mod ids;
 pub mod limits;
+pub mod member;
 pub mod metrics;
 pub mod rest;
 pub mod retention;
@@ -87,24 +91,39 @@ impl Relay {
         let config_listen = config.listen;
         // With Postgres, other relays may share the database: listen to them before
         // anything is loaded.
-        let (cluster, bus) = match &store {
+        let (cluster, bus) = match &mut store {
             Store::Postgres(pg) => {
                 let (cluster, bus) =
                     cluster::Cluster::connect(pg.pool().clone(), config.peer_heartbeat).await?;
+                // Appends then notify, and lock for, only the other relays.
+                pg.set_relay_id(&cluster.relay_id);
                 (Some(Arc::new(cluster)), Some(bus))
             }
             Store::Sqlite(_) => (None, None),
         };
-        let committer = committer::Committer::start(store.clone());
+        let metrics: Arc<metrics::Metrics> = Default::default();
+        let committer = committer::Committer::start(store.clone(), metrics.clone());
+        let shutdown = CancellationToken::new();
+        let owners = TaskTracker::new();
+        let documents = Arc::new(document::DocEnv {
+            config: config.clone(),
+            store: store.clone(),
+            committer: committer.clone(),
+            metrics: metrics.clone(),
+            bus: cluster.as_ref().map(|c| c.publisher()),
+            shutdown: shutdown.clone(),
+            owners: owners.clone(),
+        });
         let state = Arc::new(AppState {
             config,
             store,
             committer,
             rooms: Default::default(),
             cluster,
-            metrics: Default::default(),
-            shutdown: CancellationToken::new(),
-            owners: TaskTracker::new(),
+            metrics,
+            shutdown,
+            owners,
+            documents,
         });
         // Peer addresses reach handlers (per-IP rate limits) as `ConnectInfo`, which
         // `serve` adds to every request.

@@ -51,6 +51,11 @@ pub struct Metrics {
     pub catch_ups: AtomicU64,
     /// Participants of relays that stopped answering, removed by this relay.
     pub peers_expired: AtomicU64,
+    /// Statements the group committer ran, each its own transaction (a group, or a
+    /// half of a refused one): operations committed per database transaction is
+    /// `operations_committed / commit_groups` (commits under a document's append lock
+    /// after a lost race are not counted here).
+    pub commit_groups: AtomicU64,
     commit_buckets: [AtomicU64; COMMIT_BUCKETS.len()],
     commit_seconds_sum_micros: AtomicU64,
 }
@@ -116,7 +121,7 @@ impl Metrics {
             "Connections dropped because their outgoing queue was full.",
             self.slow_peers_dropped.load(Relaxed),
         );
-        let counters: [(&str, &str, &AtomicU64); 16] = [
+        let counters: [(&str, &str, &AtomicU64); 17] = [
             (
                 "pairprog_forbidden_total",
                 "Requests and connections refused for a wrong or missing room secret.",
@@ -196,6 +201,11 @@ impl Metrics {
                 "pairprog_peers_expired_total",
                 "Participants of relays that stopped answering, removed from their rooms.",
                 &self.peers_expired,
+            ),
+            (
+                "pairprog_commit_groups_total",
+                "Statements (transactions) the group committer ran, each for many documents.",
+                &self.commit_groups,
             ),
         ];
         for (name, help, value) in counters {

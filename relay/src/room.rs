@@ -2,103 +2,54 @@
 //!
 //! A room's state sits behind a `std::sync::Mutex` that is only ever held for a few
 //! map operations and non-blocking `try_send`s, never across an `.await`. Document state
-//! itself lives in the document's owner task (see `document.rs`), never here.
+//! itself lives in the document's owner task (see `document/`), never here.
+//!
+//! Layering: `room` sits above `document` and `member` and below `cluster` and `state`.
+//! What it needs from the relay around it comes through [`RoomContext`], which
+//! `state.rs` implements for the shared state; owners reach their room back through
+//! [`document::Host`], which [`Room`] implements.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use axum::extract::ws::Utf8Bytes;
 use pairprog_protocol::messages::{Participant, ServerMessage};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
-use crate::document::{self, DocCommand};
-use crate::state::SharedState;
+use crate::document::{self, DocCommand, DocEnv, Host};
+pub use crate::member::{frame, Frame, Kick, KickReason, Member, Metered};
+use crate::metrics::Metrics;
 
-/// Colours handed to participants in join order, skipping those in use.
-const PALETTE: [&str; 12] = [
-    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324",
-    "#469990", "#800000", "#808000", "#000075",
-];
-
-/// A message serialised once and shared by every recipient.
-pub type Frame = Utf8Bytes;
-
-pub fn frame(msg: &ServerMessage) -> Frame {
-    // Serialising our own message types cannot fail: they hold only strings, numbers and
-    // operations, all of which serde_json writes.
-    Utf8Bytes::from(serde_json::to_string(msg).expect("server messages serialise"))
+/// What rooms need from the relay around them: its metrics, the per-room connection
+/// cap, and what a document owner they start works with. `state.rs` implements it for
+/// the shared state, so callers pass `&state` without this module naming it.
+pub trait RoomContext: Metered {
+    fn max_connections_per_room(&self) -> usize;
+    fn documents(&self) -> &Arc<DocEnv>;
 }
 
-/// Why a connection is being closed by the relay.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KickReason {
-    /// Its outgoing queue overflowed: the peer cannot keep up.
-    Slow,
-    /// The room was deleted.
-    RoomDeleted,
-    /// The relay lost track of a document it had open (another relay's operations it
-    /// could no longer read): reconnecting and reopening resynchronises it.
-    Resync,
-}
-
-/// Tells a connection to close, from whichever task noticed why.
-#[derive(Default)]
-pub struct Kick {
-    notify: Notify,
-    kicked: AtomicBool,
-    reason: AtomicU8,
-}
-
-impl Kick {
-    pub fn kick(&self, reason: KickReason) {
-        self.reason.store(reason as u8, Ordering::Relaxed);
-        self.kicked.store(true, Ordering::Release);
-        self.notify.notify_one();
+impl<T: RoomContext + ?Sized> RoomContext for Arc<T> {
+    fn max_connections_per_room(&self) -> usize {
+        (**self).max_connections_per_room()
     }
-
-    pub async fn kicked(&self) -> KickReason {
-        if !self.kicked.load(Ordering::Acquire) {
-            self.notify.notified().await;
-        }
-        match self.reason.load(Ordering::Relaxed) {
-            r if r == KickReason::Slow as u8 => KickReason::Slow,
-            r if r == KickReason::Resync as u8 => KickReason::Resync,
-            _ => KickReason::RoomDeleted,
-        }
+    fn documents(&self) -> &Arc<DocEnv> {
+        (**self).documents()
     }
 }
 
-/// A connected participant as the room and the document owners see it.
-#[derive(Clone)]
-pub struct Member {
-    pub participant: Participant,
-    pub client_id: String,
-    pub outbox: mpsc::Sender<Frame>,
-    pub kick: Arc<Kick>,
-}
-
-impl Member {
-    /// Queues a message without waiting. A full queue means the peer cannot keep up: it
-    /// is dropped instead of being buffered without limit.
-    pub fn send(&self, frame: Frame, state: &SharedState) {
-        match self.outbox.try_send(frame) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                state
-                    .metrics
-                    .slow_peers_dropped
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(participant = %self.participant.id, "outgoing queue full; dropping the connection");
-                self.kick.kick(KickReason::Slow);
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-        }
+impl<T: RoomContext + ?Sized> RoomContext for &T {
+    fn max_connections_per_room(&self) -> usize {
+        (**self).max_connections_per_room()
+    }
+    fn documents(&self) -> &Arc<DocEnv> {
+        (**self).documents()
     }
 }
 
 pub struct Room {
     pub id: String,
+    /// The registry holding this room, so an ending owner can release it.
+    registry: Weak<RoomRegistry>,
     inner: Mutex<RoomState>,
     generation: AtomicU64,
     /// Live [`RoomPin`]s: tasks between finding the room and joining it or finishing
@@ -172,9 +123,10 @@ pub enum JoinError {
 }
 
 impl Room {
-    fn new(id: String) -> Self {
+    fn new(id: String, registry: Weak<RoomRegistry>) -> Self {
         Self {
             id,
+            registry,
             inner: Mutex::new(RoomState::default()),
             generation: AtomicU64::new(0),
             pins: AtomicUsize::new(0),
@@ -187,21 +139,18 @@ impl Room {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The next free colour.
-    pub fn pick_color(&self) -> String {
+    /// The colour of the client `client_id` (see `colors::pick`). Its own earlier
+    /// connection, still a member until the relay notices it is gone, is not someone
+    /// else holding the colour.
+    pub fn pick_color(&self, client_id: &str) -> String {
         let state = self.lock();
-        let used: Vec<&str> = state
+        let used = state
             .members
             .values()
+            .filter(|m| m.client_id != client_id)
             .map(|m| m.participant.color.as_str())
-            .chain(state.remote.values().map(|p| p.color.as_str()))
-            .collect();
-        PALETTE
-            .iter()
-            .find(|c| !used.contains(c))
-            .copied()
-            .unwrap_or(PALETTE[used.len() % PALETTE.len()])
-            .to_owned()
+            .chain(state.remote.values().map(|p| p.color.as_str()));
+        crate::colors::pick(client_id, used).to_owned()
     }
 
     /// Adds a member. `welcome` builds its first message from the participant list, and
@@ -210,14 +159,14 @@ impl Room {
     pub fn join(
         &self,
         member: Member,
-        state: &SharedState,
+        state: &impl RoomContext,
         welcome: impl FnOnce(Vec<Participant>) -> ServerMessage,
     ) -> Result<(), JoinError> {
         let mut room = self.lock();
         if room.deleted {
             return Err(JoinError::Gone);
         }
-        if room.members.len() >= state.config.max_connections_per_room {
+        if room.members.len() >= state.max_connections_per_room() {
             return Err(JoinError::Full);
         }
         let id = member.participant.id.clone();
@@ -238,7 +187,7 @@ impl Room {
     }
 
     /// Removes a member and tells the others. Returns true when the room is now empty.
-    pub fn leave(&self, participant_id: &str, state: &SharedState) -> bool {
+    pub fn leave(&self, participant_id: &str, state: &impl Metered) -> bool {
         let mut room = self.lock();
         if room.members.remove(participant_id).is_none() {
             return room.members.is_empty() && room.documents.is_empty();
@@ -256,7 +205,7 @@ impl Room {
 
     /// Adds a participant connected to another relay, telling the local members. One
     /// already known is ignored, so a roster read and a notification may overlap.
-    pub fn remote_joined(&self, participant: Participant, state: &SharedState) {
+    pub fn remote_joined(&self, participant: Participant, state: &impl Metered) {
         let mut room = self.lock();
         let id = participant.id.clone();
         if room.deleted || room.members.contains_key(&id) || room.remote.contains_key(&id) {
@@ -279,7 +228,7 @@ impl Room {
     pub fn remote_left(
         &self,
         participant_id: &str,
-        state: &SharedState,
+        state: &impl Metered,
     ) -> Vec<mpsc::Sender<DocCommand>> {
         let mut room = self.lock();
         if room.remote.remove(participant_id).is_none() {
@@ -364,7 +313,7 @@ impl Room {
     }
 
     /// Sends to every member but `except`.
-    pub fn broadcast(&self, msg: &ServerMessage, except: Option<&str>, state: &SharedState) {
+    pub fn broadcast(&self, msg: &ServerMessage, except: Option<&str>, state: &impl Metered) {
         let frame = frame(msg);
         let room = self.lock();
         for (id, member) in &room.members {
@@ -381,7 +330,7 @@ impl Room {
         self: &Arc<Self>,
         path: &str,
         command: DocCommand,
-        state: &SharedState,
+        state: &impl RoomContext,
     ) -> Result<mpsc::Sender<DocCommand>, DispatchError> {
         let mut room = self.lock();
         if room.deleted {
@@ -389,7 +338,8 @@ impl Room {
         }
         let slot = room.documents.entry(path.to_owned()).or_insert_with(|| {
             let generation = self.generation.fetch_add(1, Ordering::Relaxed);
-            let tx = document::spawn(state.clone(), self.clone(), path.to_owned(), generation);
+            let host: Arc<dyn Host> = self.clone();
+            let tx = document::spawn(state.documents().clone(), host, path.to_owned(), generation);
             DocSlot {
                 tx,
                 generation,
@@ -446,6 +396,27 @@ impl Room {
     }
 }
 
+/// How a document owner reaches the room holding its document.
+impl Host for Room {
+    fn room_id(&self) -> &str {
+        &self.id
+    }
+
+    fn retire(&self, path: &str, generation: u64, queue_empty: &dyn Fn() -> bool) -> bool {
+        self.retire_document(path, generation, queue_empty)
+    }
+
+    fn broadcast(&self, msg: &ServerMessage, metrics: &Arc<Metrics>) {
+        Room::broadcast(self, msg, None, metrics);
+    }
+
+    fn owner_ended(&self, metrics: &Arc<Metrics>) {
+        if let Some(registry) = self.registry.upgrade() {
+            registry.release_if_idle(&self.id, metrics);
+        }
+    }
+}
+
 impl RoomState {
     /// Everyone in the room, on every relay.
     fn count(&self) -> u32 {
@@ -482,19 +453,20 @@ impl RoomRegistry {
     /// lock, which [`RoomRegistry::release_if_idle`] takes too, so a task that awaits
     /// between finding the room and joining it cannot be left holding a room that was
     /// removed meanwhile (and that the next client would create a second time).
-    pub fn pin(&self, id: &str, state: &SharedState) -> RoomPin {
+    pub fn pin(self: &Arc<Self>, id: &str, state: &impl Metered) -> RoomPin {
         let mut rooms = self.lock();
         let room = rooms
             .entry(id.to_owned())
             .or_insert_with(|| {
-                state.metrics.rooms.fetch_add(1, Ordering::Relaxed);
-                Arc::new(Room::new(id.to_owned()))
+                state.metrics().rooms.fetch_add(1, Ordering::Relaxed);
+                Arc::new(Room::new(id.to_owned(), Arc::downgrade(self)))
             })
             .clone();
         room.pins.fetch_add(1, Ordering::AcqRel);
         RoomPin {
             room,
-            state: state.clone(),
+            registry: self.clone(),
+            metrics: state.metrics().clone(),
         }
     }
 
@@ -503,18 +475,18 @@ impl RoomRegistry {
     }
 
     /// Drops a room from memory if nobody and nothing uses it any more.
-    pub fn release_if_idle(&self, id: &str, state: &SharedState) {
+    pub fn release_if_idle(&self, id: &str, state: &impl Metered) {
         let mut rooms = self.lock();
         if rooms.get(id).is_some_and(|room| room.is_idle()) {
             rooms.remove(id);
-            state.metrics.rooms.fetch_sub(1, Ordering::Relaxed);
+            state.metrics().rooms.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
-    pub fn remove(&self, id: &str, state: &SharedState) -> Option<Arc<Room>> {
+    pub fn remove(&self, id: &str, state: &impl Metered) -> Option<Arc<Room>> {
         let room = self.lock().remove(id);
         if room.is_some() {
-            state.metrics.rooms.fetch_sub(1, Ordering::Relaxed);
+            state.metrics().rooms.fetch_sub(1, Ordering::Relaxed);
         }
         room
     }
@@ -529,7 +501,8 @@ impl RoomRegistry {
 /// else uses it, so no early return leaks a room entry.
 pub struct RoomPin {
     room: Arc<Room>,
-    state: SharedState,
+    registry: Arc<RoomRegistry>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::ops::Deref for RoomPin {
@@ -543,7 +516,7 @@ impl std::ops::Deref for RoomPin {
 impl Drop for RoomPin {
     fn drop(&mut self) {
         self.room.pins.fetch_sub(1, Ordering::AcqRel);
-        self.state.rooms.release_if_idle(&self.room.id, &self.state);
+        self.registry.release_if_idle(&self.room.id, &self.metrics);
     }
 }
 

@@ -57,7 +57,7 @@ async fn connect(url: &str) -> Ws {
     let hello = ClientMessage::Hello {
         protocol: PROTOCOL_VERSION,
         name: "mallory".into(),
-        client_id: Some("mallory".into()),
+        client_key: Some(common::client::new_client_key()),
     };
     send(&mut ws, &serde_json::to_string(&hello).unwrap())
         .await

@@ -8,9 +8,8 @@
 mod common;
 
 use common::rng::{seeds, Rng};
-use common::{backends, TestClient, TestDb, TestRelay};
-use pairprog_protocol::{Operation, Sequencer};
-use pairprog_relay::store::Store;
+use common::{backends, stored_document, TestClient, TestDb, TestRelay};
+use pairprog_protocol::Operation;
 use ropey::Rope;
 
 const PATH: &str = "src/lib.rs";
@@ -34,18 +33,8 @@ fn random_edit(rng: &mut Rng, doc: &Rope) -> Operation {
 
 /// The document as the store holds it, rebuilt independently of the relay's memory.
 async fn stored_text(db: &TestDb, room: &str) -> (String, u64) {
-    let store = Store::connect(&db.url).await.expect("store opens");
-    let doc = store
-        .load_document(room, PATH)
-        .await
-        .expect("load")
-        .expect("document stored");
-    let mut seq = Sequencer::new(Rope::from_str(&doc.snapshot), doc.snapshot_revision, 1);
-    for op in doc.operations {
-        assert_eq!(op.revision, seq.revision() + 1, "the log has no gaps");
-        seq.commit(op.operation).expect("stored op applies");
-    }
-    (seq.text().to_string(), seq.revision())
+    let stored = stored_document(&db.url, room, PATH).await;
+    (stored.text, stored.revision)
 }
 
 async fn run(seed: u64, db: TestDb) {

@@ -221,7 +221,7 @@ async fn converge_and_survive(seed: u64) {
         "seed {seed}: the history names a0's operation at revision {committed_as}"
     );
     let op: Operation = serde_json::from_value(logged["op"].clone()).expect("a logged op");
-    let (mut resender, _) = Watcher::join(&b.ws(&room), "a0", Some(&a0)).await;
+    let (mut resender, _) = Watcher::join(&b.ws(&room), "a0", Some(clients[0].client_key())).await;
     resender.open(PATH).await;
     resender
         .send(&ClientMessage::Op {
@@ -608,8 +608,8 @@ struct Welcome {
 }
 
 impl Watcher {
-    /// Connects and says hello (with `client_id`, to speak as an existing client).
-    async fn join(url: &str, name: &str, client_id: Option<&str>) -> (Watcher, Welcome) {
+    /// Connects and says hello (with `client_key`, to speak as an existing client).
+    async fn join(url: &str, name: &str, client_key: Option<&str>) -> (Watcher, Welcome) {
         let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
             .await
             .expect("websocket connects");
@@ -622,7 +622,7 @@ impl Watcher {
             .send(&ClientMessage::Hello {
                 protocol: PROTOCOL_VERSION,
                 name: name.to_owned(),
-                client_id: client_id.map(str::to_owned),
+                client_key: client_key.map(str::to_owned),
             })
             .await;
         let welcome = watcher

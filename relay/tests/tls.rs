@@ -112,7 +112,7 @@ async fn https_and_a_wss_room_session_work_for_a_client_trusting_the_ca() {
         &ClientMessage::Hello {
             protocol: PROTOCOL_VERSION,
             name: "ada".into(),
-            client_id: None,
+            client_key: None,
         },
     )
     .await;

@@ -29,10 +29,9 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use common::{backends, TestClient, TestDb, TestRelay};
+use common::{backends, stored_document, TestClient, TestDb, TestRelay};
 use pairprog_protocol::messages::{ClientMessage, ServerMessage};
-use pairprog_protocol::{Operation, Sequencer};
-use pairprog_relay::store::Store;
+use pairprog_protocol::Operation;
 use ropey::Rope;
 use sqlx::Connection;
 use traces::{load, Trace, Txn};
@@ -303,18 +302,8 @@ async fn wait_any(agents: &mut [Agent; 2]) {
 
 /// The document as the store holds it, rebuilt from the snapshot and the log.
 async fn stored_text(url: &str, room: &str) -> (String, u64) {
-    let store = Store::connect(url).await.expect("store opens");
-    let doc = store
-        .load_document(room, PATH)
-        .await
-        .expect("load")
-        .expect("document stored");
-    let mut seq = Sequencer::new(Rope::from_str(&doc.snapshot), doc.snapshot_revision, 1);
-    for op in doc.operations {
-        assert_eq!(op.revision, seq.revision() + 1, "the log has no gaps");
-        seq.commit(op.operation).expect("stored op applies");
-    }
-    (seq.text().to_string(), seq.revision())
+    let stored = stored_document(url, room, PATH).await;
+    (stored.text, stored.revision)
 }
 
 /// An SQLite file outside the test database's folder, removed when dropped.

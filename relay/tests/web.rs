@@ -87,7 +87,7 @@ async fn upgrade(url: &str, protocols: &str) -> (u16, Option<String>, Option<Ser
             let hello = ClientMessage::Hello {
                 protocol: PROTOCOL_VERSION,
                 name: "browser".into(),
-                client_id: None,
+                client_key: None,
             };
             let text = serde_json::to_string(&hello).expect("json");
             socket.send(Message::text(text)).await.expect("send");

@@ -9,41 +9,47 @@ use pairprog_protocol::bus::BusMessage;
 use pairprog_protocol::messages::ServerMessage;
 use sqlx::postgres::PgListener;
 
+use std::sync::Arc;
+
+use super::{Cluster, ClusterContext};
 use crate::document::{DocCommand, Replicated};
-use crate::room::CatchUpTicket;
-use crate::state::SharedState;
+use crate::room::{CatchUpTicket, Room};
 
 /// Pause after a failed receive (the database is down) before trying again.
 const RETRY: Duration = Duration::from_secs(1);
 /// How long a message for a document whose queue is full may wait for a place.
 const FULL_QUEUE_WAIT: Duration = Duration::from_secs(30);
 
-pub(super) async fn run(state: SharedState, mut listener: PgListener) {
+pub(super) async fn run<C: ClusterContext>(
+    state: Arc<C>,
+    cluster: Arc<Cluster>,
+    mut listener: PgListener,
+) {
     // Notifications sent while the connection was down are lost for good: after one,
     // every loaded document reads the log and every room rereads its roster.
     let mut lost = false;
     loop {
         let next = tokio::select! {
-            _ = state.shutdown.cancelled() => return,
+            _ = state.shutdown().cancelled() => return,
             next = listener.try_recv() => next,
         };
         match next {
             Ok(Some(notification)) => {
                 if lost {
                     lost = false;
-                    resync(&state).await;
+                    resync(&*state, &cluster).await;
                 }
-                route(&state, notification.payload());
+                route(&*state, &cluster, notification.payload());
             }
             Ok(None) => {
                 tracing::warn!("lost the notification connection; catching up from the database");
-                resync(&state).await;
+                resync(&*state, &cluster).await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot receive from the other relays");
                 lost = true;
                 tokio::select! {
-                    _ = state.shutdown.cancelled() => return,
+                    _ = state.shutdown().cancelled() => return,
                     _ = tokio::time::sleep(RETRY) => {}
                 }
             }
@@ -51,23 +57,20 @@ pub(super) async fn run(state: SharedState, mut listener: PgListener) {
     }
 }
 
-fn route(state: &SharedState, payload: &str) {
-    let Some(cluster) = &state.cluster else {
-        return;
-    };
+fn route(state: &impl ClusterContext, cluster: &Cluster, payload: &str) {
     let message: BusMessage = match serde_json::from_str(payload) {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "unreadable message from another relay");
-            state.metrics.bus_dropped.fetch_add(1, Ordering::Relaxed);
+            state.metrics().bus_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
     };
     if message.relay() == cluster.relay_id {
         return;
     }
-    state.metrics.bus_received.fetch_add(1, Ordering::Relaxed);
-    let Some(room) = state.rooms.get(message.room()) else {
+    state.metrics().bus_received.fetch_add(1, Ordering::Relaxed);
+    let Some(room) = state.rooms().get(message.room()) else {
         return;
     };
     match message {
@@ -115,7 +118,7 @@ fn route(state: &SharedState, payload: &str) {
             }
         }
         BusMessage::RoomDeleted { room: id, .. } => {
-            if let Some(room) = state.rooms.remove(&id, state) {
+            if let Some(room) = state.rooms().remove(&id, state) {
                 room.delete();
             }
         }
@@ -127,12 +130,12 @@ fn route(state: &SharedState, payload: &str) {
 /// for a place on a task of its own, for a bounded time. At most one such catch-up
 /// waits per document (`room::CatchUpFlag`): a burst of notifications for a busy
 /// document costs one task, not one each.
-fn deliver(state: &SharedState, room: &crate::room::Room, path: &str, command: DocCommand) {
+fn deliver(state: &impl ClusterContext, room: &Room, path: &str, command: DocCommand) {
     let replicated = matches!(command, DocCommand::Replicated { .. });
     let Err(ticket) = room.send_if_loaded(path, command) else {
         return;
     };
-    state.metrics.bus_dropped.fetch_add(1, Ordering::Relaxed);
+    state.metrics().bus_dropped.fetch_add(1, Ordering::Relaxed);
     if let (true, Some(ticket)) = (replicated, ticket) {
         tokio::spawn(catch_up_within(ticket));
     }
@@ -146,11 +149,8 @@ async fn catch_up_within(ticket: CatchUpTicket) {
 
 /// After notifications may have been lost: every loaded document catches up from the
 /// log, and every room held here rereads who is connected elsewhere.
-async fn resync(state: &SharedState) {
-    let Some(cluster) = &state.cluster else {
-        return;
-    };
-    for room in state.rooms.all() {
+pub(super) async fn resync(state: &impl ClusterContext, cluster: &Cluster) {
+    for room in state.rooms().all() {
         for ticket in room.claim_catch_ups() {
             tokio::spawn(catch_up_within(ticket));
         }

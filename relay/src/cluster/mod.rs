@@ -7,7 +7,11 @@
 //! - **Operations** reach the other relays through `NOTIFY`, sent in the same statement
 //!   as their insert (`store::PgStore::append_many`), so only committed operations are
 //!   announced, in commit order. A batch too large for a notification is announced by
-//!   its revisions and read from the log.
+//!   its revisions and read from the log. The statement notifies each other relay listed
+//!   in `relays` on its own channel (`store::relay_channel`), so a relay alone sends none
+//!   and none hears its own. A relay that (re)registers may miss the operations of
+//!   statements that started before its row was visible: once they have all ended
+//!   ([`Cluster::settle`]), every loaded document reads the log.
 //! - **Presence** lives in the `presence` table (who is in which room, through which
 //!   relay), changed and announced in one statement. Cursors, new documents and deleted
 //!   rooms are announced only.
@@ -16,6 +20,10 @@
 //!   departure.
 //!
 //! `listener.rs` routes what arrives. With SQLite there is no cluster: one file, one relay.
+//!
+//! Layering: `cluster` sits above `room` and `document` (it routes to them) and below
+//! `state`; it reaches the shared state only through [`ClusterContext`]. What owners
+//! publish goes through `bus::Publisher`, whose queue the publishing task here drains.
 
 mod listener;
 mod sql;
@@ -28,20 +36,31 @@ use pairprog_protocol::bus::{BusMessage, CHANNEL};
 use pairprog_protocol::messages::Participant;
 use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
-use crate::document::now_ms;
+use crate::bus::Publisher;
+use crate::clock::now_ms;
 use crate::ids;
-use crate::room::Room;
-use crate::state::SharedState;
+use crate::member::Metered;
+use crate::room::{Room, RoomContext, RoomRegistry};
+use crate::store::relay_channel;
 
-/// Notifications waiting to be sent before new ones are dropped (and counted).
-const OUTBOX: usize = 4096;
+/// What the cluster's tasks need from the relay around them; `state.rs` implements it.
+pub trait ClusterContext: RoomContext + Send + Sync + 'static {
+    fn rooms(&self) -> &RoomRegistry;
+    fn shutdown(&self) -> &CancellationToken;
+}
 /// Most notifications sent in one statement.
 const MAX_NOTIFY_BATCH: usize = 256;
 /// Heartbeats a relay may miss before the others take it for dead.
 const MISSED_HEARTBEATS: u32 = 5;
 /// The shortest heartbeat interval honoured, whatever the flag says.
 const MIN_HEARTBEAT: Duration = Duration::from_millis(100);
+/// How often [`Cluster::settle`] looks whether older transactions have ended, and for
+/// how long at most: a session left idle in a transaction must not hold the catch-up
+/// back forever (appends are single statements and end in milliseconds).
+const SETTLE_POLL: Duration = Duration::from_millis(20);
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot join the other relays on the database: {0}")]
@@ -52,7 +71,7 @@ pub struct Cluster {
     /// Random per process: a restarted relay is a new member.
     pub relay_id: String,
     pool: PgPool,
-    outbox: mpsc::Sender<String>,
+    publisher: Publisher,
     heartbeat: Duration,
 }
 
@@ -70,12 +89,16 @@ impl Cluster {
         heartbeat: Duration,
     ) -> Result<(Cluster, Bus), ClusterError> {
         let mut listener = PgListener::connect_with(&pool).await?;
+        let relay_id = format!("relay-{}", ids::short_id());
         listener.listen(CHANNEL).await?;
-        let (outbox, outbox_rx) = mpsc::channel(OUTBOX);
+        // Before the row below makes this relay visible, so no append that sees the row
+        // notifies a channel nobody listens on yet.
+        listener.listen(&relay_channel(&relay_id)).await?;
+        let (publisher, outbox_rx) = Publisher::new(relay_id.clone());
         let cluster = Cluster {
-            relay_id: format!("relay-{}", ids::short_id()),
+            relay_id,
             pool,
-            outbox,
+            publisher,
             heartbeat: heartbeat.max(MIN_HEARTBEAT),
         };
         cluster.beat().await?;
@@ -90,10 +113,13 @@ impl Cluster {
 
     /// Queues a notification without waiting. Cursors and the like are worth less than
     /// the caller's time: when the queue is full the message is dropped and counted.
-    pub fn publish(&self, message: &BusMessage, state: &SharedState) {
-        if self.outbox.try_send(message.to_payload()).is_err() {
-            state.metrics.bus_dropped.fetch_add(1, Ordering::Relaxed);
-        }
+    pub fn publish(&self, message: &BusMessage, state: &impl Metered) {
+        self.publisher.publish(message, state);
+    }
+
+    /// A handle to publish through, for those below the cluster (document owners).
+    pub fn publisher(&self) -> Publisher {
+        self.publisher.clone()
     }
 
     /// Records `participant` as connected to this relay in `room` and tells the others.
@@ -145,7 +171,7 @@ impl Cluster {
 
     /// Adds the participants other relays hold in `room` to it. Known ones are kept as
     /// they are, so this may overlap with the notifications about them.
-    pub async fn load_roster(&self, room: &Room, state: &SharedState) -> Result<(), sqlx::Error> {
+    pub async fn load_roster(&self, room: &Room, state: &impl Metered) -> Result<(), sqlx::Error> {
         let rows: Vec<(String, String, String, bool)> = sqlx::query_as(sql::ROSTER)
             .bind(&room.id)
             .bind(&self.relay_id)
@@ -187,6 +213,29 @@ impl Cluster {
             .await
     }
 
+    /// Waits until every transaction that began before now has ended (or
+    /// [`SETTLE_LIMIT`] passed). Called after this relay's row was (re)inserted: an append
+    /// statement that started before then did not see the row, so it neither notified
+    /// this relay nor took the document locks for it, and what it commits can only be
+    /// read from the log. Returns false when it gave up waiting.
+    async fn settle(&self) -> Result<bool, sqlx::Error> {
+        let now: String = sqlx::query_scalar(sql::NOW).fetch_one(&self.pool).await?;
+        let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
+        loop {
+            let older: i64 = sqlx::query_scalar(sql::TRANSACTIONS_BEFORE)
+                .bind(&now)
+                .fetch_one(&self.pool)
+                .await?;
+            if older == 0 {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(SETTLE_POLL).await;
+        }
+    }
+
     /// Removes relays silent for too long, with their participants; returns how many
     /// participants went.
     async fn sweep(&self) -> Result<u64, sqlx::Error> {
@@ -202,17 +251,44 @@ impl Cluster {
 }
 
 /// Starts the tasks that listen, publish and keep this relay alive; they end on shutdown.
-pub fn spawn(state: SharedState, cluster: Arc<Cluster>, bus: Bus) {
-    tokio::spawn(listener::run(state.clone(), bus.listener));
+pub fn spawn<C: ClusterContext>(state: Arc<C>, cluster: Arc<Cluster>, bus: Bus) {
+    // Documents loaded while the appends that started before this relay registered are
+    // still running would miss what those commit.
+    spawn_catch_up(state.clone(), cluster.clone());
+    tokio::spawn(listener::run(state.clone(), cluster.clone(), bus.listener));
     tokio::spawn(publish(state.clone(), cluster.clone(), bus.outbox));
     tokio::spawn(heartbeat(state, cluster));
 }
 
+/// After this relay's row was (re)inserted: once the appends that could not see it have
+/// ended, every loaded document reads what they committed from the log. On a task of its
+/// own, so the wait never delays a heartbeat.
+fn spawn_catch_up<C: ClusterContext>(state: Arc<C>, cluster: Arc<Cluster>) {
+    tokio::spawn(async move {
+        let settled = tokio::select! {
+            _ = state.shutdown().cancelled() => return,
+            settled = cluster.settle() => settled,
+        };
+        match settled {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                "transactions older than this relay's registration are still running; catching up without waiting for them"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot wait for older transactions; catching up now"),
+        }
+        listener::resync(&*state, &cluster).await;
+    });
+}
+
 /// Sends queued notifications, as many as are waiting in one statement.
-async fn publish(state: SharedState, cluster: Arc<Cluster>, mut outbox: mpsc::Receiver<String>) {
+async fn publish<C: ClusterContext>(
+    state: Arc<C>,
+    cluster: Arc<Cluster>,
+    mut outbox: mpsc::Receiver<String>,
+) {
     loop {
         let first = tokio::select! {
-            _ = state.shutdown.cancelled() => return,
+            _ = state.shutdown().cancelled() => return,
             first = outbox.recv() => match first {
                 Some(first) => first,
                 None => return,
@@ -233,7 +309,7 @@ async fn publish(state: SharedState, cluster: Arc<Cluster>, mut outbox: mpsc::Re
         {
             tracing::warn!(error = %e, dropped = batch.len(), "cannot notify the other relays");
             state
-                .metrics
+                .metrics()
                 .bus_dropped
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
@@ -241,10 +317,10 @@ async fn publish(state: SharedState, cluster: Arc<Cluster>, mut outbox: mpsc::Re
 }
 
 /// Says this relay is alive every interval and removes relays that stopped saying so.
-async fn heartbeat(state: SharedState, cluster: Arc<Cluster>) {
+async fn heartbeat<C: ClusterContext>(state: Arc<C>, cluster: Arc<Cluster>) {
     loop {
         tokio::select! {
-            _ = state.shutdown.cancelled() => return,
+            _ = state.shutdown().cancelled() => return,
             _ = tokio::time::sleep(cluster.heartbeat) => {}
         }
         match cluster.beat().await {
@@ -255,13 +331,16 @@ async fn heartbeat(state: SharedState, cluster: Arc<Cluster>) {
                 tracing::warn!(
                     "the other relays took this one for dead; announcing its participants again"
                 );
-                for room in state.rooms.all() {
+                for room in state.rooms().all() {
                     for participant in room.local_participants() {
                         if let Err(e) = cluster.announce_join(&room.id, &participant).await {
                             tracing::warn!(error = %e, "cannot announce a participant");
                         }
                     }
                 }
+                // Without a row, the others stopped notifying this relay of their
+                // operations: read them from the log.
+                spawn_catch_up(state.clone(), cluster.clone());
             }
             Err(e) => tracing::warn!(error = %e, "cannot record that this relay is alive"),
         }
@@ -272,7 +351,10 @@ async fn heartbeat(state: SharedState, cluster: Arc<Cluster>) {
                     participants = n,
                     "removed the participants of relays that stopped answering"
                 );
-                state.metrics.peers_expired.fetch_add(n, Ordering::Relaxed);
+                state
+                    .metrics()
+                    .peers_expired
+                    .fetch_add(n, Ordering::Relaxed);
             }
             Err(e) => tracing::warn!(error = %e, "cannot look for relays that stopped answering"),
         }

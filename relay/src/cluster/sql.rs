@@ -47,3 +47,13 @@ pub(super) const ROSTER: &str = "SELECT participant_id, name, color, read_only F
 /// Notifications with no row to change (cursors, new documents, deleted rooms).
 pub(super) const NOTIFY_MANY: &str =
     "SELECT pg_notify($1, payload) FROM UNNEST($2::TEXT[]) AS payload";
+
+/// The server's clock, exactly, as text (to compare with `pg_stat_activity` below).
+pub(super) const NOW: &str = "SELECT clock_timestamp()::text";
+
+/// Client transactions in this database that began before `$1` and are still open
+/// (autovacuum's are not appends and may run for minutes). Sessions of other roles show
+/// no start time without `pg_read_all_stats`; relays share one role.
+pub(super) const TRANSACTIONS_BEFORE: &str = "SELECT COUNT(*) FROM pg_stat_activity \
+     WHERE datname = current_database() AND backend_type = 'client backend' \
+       AND xact_start < $1::timestamptz";

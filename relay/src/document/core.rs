@@ -63,6 +63,9 @@ pub(crate) enum Fault {
     AckBeforeCommit,
     /// Acknowledge a duplicate of an operation in flight from memory (defect 1).
     AckDuplicateFromMemory,
+    /// Not the core's: the hostile member speaks with another client's public id, as
+    /// when `hello` named the id instead of the relay deriving it (defect 5).
+    SpoofableClientIds,
 }
 
 pub struct DocCore {

@@ -5,6 +5,8 @@
 //! - `core.rs`, `batch.rs`: [`DocCore`], the synchronous state machine (sequencer, client
 //!   deduplication, subscribers, cursors, the batch in flight, checkpoint and restore).
 //!   It imports nothing async and nothing of the store: inputs in, effects out.
+//! - `env.rs`: what the owner works with ([`DocEnv`]) and the room it reports to
+//!   ([`Host`], implemented by `room.rs`), so this module names no layer above it.
 //! - `owner.rs`: the owner task, the thin async shell that feeds the core the commands
 //!   connections send, performs its effects (sends, commits through the committer, log
 //!   reads, snapshots) and hands it their results; `settle.rs` holds its recovery paths
@@ -13,11 +15,14 @@
 //!   seed against a simulated store that fails, stalls and loses the relay's memory.
 //!
 //! Dependency rule: `types` ← `core`/`batch` ← `owner`; the core never names `owner`,
-//! `crate::store`, `crate::room`, `crate::state`, tokio or sqlx.
+//! `crate::store`, `crate::room`, `crate::state`, tokio or sqlx. The module as a whole
+//! names nothing above it (`room`, `cluster`, `state`, `ws`, `rest`): only `member`,
+//! `bus`, `committer`, `store`, `config`, `metrics` and `clock`.
 
 mod batch;
 mod convert;
 mod core;
+mod env;
 mod owner;
 mod settle;
 #[cfg(test)]
@@ -32,12 +37,14 @@ use tokio::sync::oneshot;
 
 pub use self::batch::{Next, MAX_RACES};
 pub use self::core::{CoreConfig, DocCore};
+pub use self::env::{DocEnv, Host};
 pub use self::owner::spawn;
 pub use self::types::{
     CommitOutcome, CommitRequest, DocId, DocView, Effect, Failure, Loaded, LogEntry, Lookup,
     LostTrack, ProtoError, SubmitCommand,
 };
-use crate::room::Member;
+pub use crate::clock::now_ms;
+use crate::member::Member;
 use crate::store::DocumentId;
 
 pub enum DocCommand {
@@ -84,11 +91,4 @@ pub enum Replicated {
 pub enum ReadError {
     NotFound,
     Storage(String),
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

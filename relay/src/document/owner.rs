@@ -19,13 +19,13 @@ use pairprog_protocol::messages::{DocumentInfo, ErrorCode, ServerMessage};
 use tokio::sync::{mpsc, oneshot};
 
 use super::convert::{append_batch, entry, loaded};
+use super::env::{DocEnv, Host};
 use super::{
     now_ms, CommitOutcome, CoreConfig, DocCommand, DocCore, Effect, LogEntry, Next, ProtoError,
     ReadError, Replicated, SubmitCommand,
 };
 use crate::committer::outcome_of;
-use crate::room::{frame, KickReason, Member, Room};
-use crate::state::SharedState;
+use crate::member::{frame, KickReason, Member};
 use crate::store::{DocumentLock, StoreError};
 
 /// Commands queued for one document before senders are told it is busy.
@@ -41,53 +41,61 @@ const ABSENT_LINGER: Duration = Duration::from_millis(100);
 /// Log rows read per query while catching up.
 pub(super) const CATCH_UP_PAGE: u32 = 1000;
 
+/// Starts the owner of `path` in the room `host`; `generation` tells this owner apart
+/// from earlier ones of the same path when it retires.
 pub fn spawn(
-    state: SharedState,
-    room: Arc<Room>,
+    env: Arc<DocEnv>,
+    host: Arc<dyn Host>,
     path: String,
     generation: u64,
 ) -> mpsc::Sender<DocCommand> {
     let (tx, rx) = mpsc::channel(QUEUE);
     let core = DocCore::new(CoreConfig {
-        room: room.id.clone(),
+        room: host.room_id().to_owned(),
         path,
-        max_document_bytes: state.config.max_document_bytes,
+        max_document_bytes: env.config.max_document_bytes,
         history: HISTORY,
         max_catch_up: MAX_CATCH_UP,
-        relay_id: state.cluster.as_ref().map(|c| c.relay_id.clone()),
+        relay_id: env.bus.as_ref().map(|b| b.relay_id.clone()),
     });
     let owner = Owner {
-        state: state.clone(),
-        room,
+        env: env.clone(),
+        host,
         generation,
         core,
         members: HashMap::new(),
         counted: false,
+        reload_failed: None,
     };
-    state.owners.spawn(owner.run(rx));
+    env.owners.spawn(owner.run(rx));
     tx
 }
 
 pub(super) struct Owner {
-    pub(super) state: SharedState,
-    pub(super) room: Arc<Room>,
+    pub(super) env: Arc<DocEnv>,
+    pub(super) host: Arc<dyn Host>,
     pub(super) generation: u64,
     pub(super) core: DocCore,
     /// The connections of the core's subscribers, by participant id.
     pub(super) members: HashMap<String, Member>,
     /// Whether this owner counts in the live documents metric.
     pub(super) counted: bool,
+    /// Why the document could not be reloaded after the owner lost track of it. The
+    /// core then holds no document, which it would take for "absent": the owner ends
+    /// instead, so the next command starts a fresh owner that loads it or says
+    /// `unavailable` (defect 13: `unknown_document` for documents that exist).
+    pub(super) reload_failed: Option<String>,
 }
 
 impl Owner {
     async fn run(mut self, mut rx: mpsc::Receiver<DocCommand>) {
         if let Err(e) = self.load().await {
-            tracing::error!(room = %self.room.id, path = %self.core.path(), error = %e, "cannot load document");
+            tracing::error!(room = %self.host.room_id(), path = %self.core.path(), error = %e, "cannot load document");
             fail_queued(&mut rx, &e);
-            self.room
-                .retire_document(self.core.path(), self.generation, || true);
+            self.host
+                .retire(self.core.path(), self.generation, &|| true);
             // The room may have been kept only for this document (defect 10).
-            self.state.rooms.release_if_idle(&self.room.id, &self.state);
+            self.host.owner_ended(&self.env.metrics);
             return;
         }
         let mut pending: Option<DocCommand> = None;
@@ -98,18 +106,18 @@ impl Owner {
                 None => {
                     let linger = match (self.core.is_loaded(), self.core.has_subscribers()) {
                         (false, _) => Some(ABSENT_LINGER),
-                        (true, false) => Some(self.state.config.idle_unload()),
+                        (true, false) => Some(self.env.config.idle_unload()),
                         (true, true) => None,
                     };
                     tokio::select! {
                         biased;
-                        _ = self.state.shutdown.cancelled() => break,
+                        _ = self.env.shutdown.cancelled() => break,
                         c = rx.recv() => match c {
                             Some(c) => c,
                             None => break,
                         },
                         _ = tokio::time::sleep(linger.unwrap_or_default()), if linger.is_some() => {
-                            if self.room.retire_document(self.core.path(), self.generation, || rx.is_empty()) {
+                            if self.host.retire(self.core.path(), self.generation, &|| rx.is_empty()) {
                                 break;
                             }
                             continue;
@@ -176,22 +184,28 @@ impl Owner {
                     self.perform(fx);
                 }
             }
+            if let Some(why) = self.reload_failed.take() {
+                fail_queued(&mut rx, &why);
+                self.host
+                    .retire(self.core.path(), self.generation, &|| true);
+                break;
+            }
         }
         self.snapshot_if_behind(0).await;
         if self.counted {
-            self.state
+            self.env
                 .metrics
                 .live_documents
                 .fetch_sub(1, Ordering::Relaxed);
         }
-        self.state.rooms.release_if_idle(&self.room.id, &self.state);
+        self.host.owner_ended(&self.env.metrics);
     }
 
     /// Keeps the live documents metric in step with whether the core holds a document.
     fn count(&mut self) {
         if self.core.is_loaded() != self.counted {
             self.counted = self.core.is_loaded();
-            let metric = &self.state.metrics.live_documents;
+            let metric = &self.env.metrics.live_documents;
             if self.counted {
                 metric.fetch_add(1, Ordering::Relaxed);
             } else {
@@ -207,7 +221,7 @@ impl Owner {
                     let frame = frame(&msg);
                     for id in &to {
                         if let Some(member) = self.members.get(id) {
-                            member.send(frame.clone(), &self.state);
+                            member.send(frame.clone(), &self.env.metrics);
                         }
                     }
                 }
@@ -219,8 +233,8 @@ impl Owner {
                     }
                 }
                 Effect::Publish(message) => {
-                    if let Some(cluster) = &self.state.cluster {
-                        cluster.publish(&message, &self.state);
+                    if let Some(bus) = &self.env.bus {
+                        bus.publish(&message, &self.env.metrics);
                     }
                 }
             }
@@ -230,9 +244,9 @@ impl Owner {
     /// Loads (or reloads) the document from the store into the core.
     async fn load(&mut self) -> Result<(), String> {
         let stored = self
-            .state
+            .env
             .store
-            .load_document(&self.room.id, self.core.path())
+            .load_document(self.host.room_id(), self.core.path())
             .await
             .map_err(|e| e.to_string())?;
         self.core
@@ -241,34 +255,34 @@ impl Owner {
     }
 
     async fn create(&mut self, language: Option<String>, text: &str) -> Result<(), ProtoError> {
-        let state = self.state.clone();
-        if text.len() > state.config.max_document_bytes {
+        let env = self.env.clone();
+        if text.len() > env.config.max_document_bytes {
             return Err(ProtoError::new(
                 ErrorCode::DocumentTooLarge,
                 format!(
                     "the document is {} bytes; the limit is {}",
                     text.len(),
-                    state.config.max_document_bytes
+                    env.config.max_document_bytes
                 ),
             ));
         }
         let storage = |e: StoreError| ProtoError::new(ErrorCode::Unavailable, e.to_string());
         let path = self.core.path().to_owned();
-        let count = state
+        let count = env
             .store
-            .count_documents(&self.room.id)
+            .count_documents(self.host.room_id())
             .await
             .map_err(storage)?;
-        if count >= state.config.max_documents_per_room {
+        if count >= env.config.max_documents_per_room {
             return Err(ProtoError::new(
                 ErrorCode::TooManyDocuments,
                 format!("the room already has {count} documents, the most it may hold"),
             ));
         }
         let language = language.unwrap_or_else(|| "plaintext".to_owned());
-        match state
+        match env
             .store
-            .create_document(&self.room.id, &path, &language, text)
+            .create_document(self.host.room_id(), &path, &language, text)
             .await
         {
             // Another relay created it first: use theirs.
@@ -286,16 +300,16 @@ impl Owner {
             language: language.to_owned(),
             revision,
         };
-        self.room
-            .broadcast(&ServerMessage::DocumentAdded(info.clone()), None, &state);
-        if let Some(cluster) = &state.cluster {
-            cluster.publish(
+        self.host
+            .broadcast(&ServerMessage::DocumentAdded(info.clone()), &env.metrics);
+        if let Some(bus) = &env.bus {
+            bus.publish(
                 &BusMessage::DocumentAdded {
-                    relay: cluster.relay_id.clone(),
-                    room: self.room.id.clone(),
+                    relay: bus.relay_id.clone(),
+                    room: self.host.room_id().to_owned(),
                     document: info,
                 },
-                &state,
+                &env.metrics,
             );
         }
         Ok(())
@@ -339,7 +353,7 @@ impl Owner {
         let mut logged = Vec::new();
         if let Some(since) = since {
             logged = self
-                .state
+                .env
                 .store
                 .operations_since(document, since, (current - since) as u32)
                 .await
@@ -374,7 +388,7 @@ impl Owner {
         if let Some(document) = self.core.document_id() {
             for (client, seq) in self.core.lookups_needed(&batch) {
                 let found = self
-                    .state
+                    .env
                     .store
                     .find_client_operation(document, &client, seq)
                     .await
@@ -399,12 +413,12 @@ impl Owner {
                     Ok(()) => CommitOutcome::Committed,
                     Err(e) => outcome_of(&e),
                 },
-                None => self.state.committer.commit(batch).await,
+                None => self.env.committer.commit(batch).await,
             };
             if outcome == CommitOutcome::Committed {
-                self.state.metrics.record_commit(rows, started.elapsed());
+                self.env.metrics.record_commit(rows, started.elapsed());
             } else {
-                tracing::warn!(room = %self.room.id, path = %self.core.path(), ?outcome, "commit failed");
+                tracing::warn!(room = %self.host.room_id(), path = %self.core.path(), ?outcome, "commit failed");
             }
             let mut fx = Vec::new();
             let next = self.core.outcome(outcome, &mut fx);
@@ -415,7 +429,7 @@ impl Owner {
                 Next::Resolve { since } => self.resolve(since).await,
             }
         }
-        self.snapshot_if_behind(self.state.config.snapshot_every)
+        self.snapshot_if_behind(self.env.config.snapshot_every)
             .await;
     }
 
@@ -466,13 +480,13 @@ impl Owner {
         if let Err(e) = result {
             self.lost_track(&e).await;
         }
-        self.snapshot_if_behind(self.state.config.snapshot_every)
+        self.snapshot_if_behind(self.env.config.snapshot_every)
             .await;
     }
 
     /// Reads and applies every operation the log holds beyond the core's revision.
     pub(super) async fn catch_up(&mut self) -> Result<(), String> {
-        self.state.metrics.catch_ups.fetch_add(1, Ordering::Relaxed);
+        self.env.metrics.catch_ups.fetch_add(1, Ordering::Relaxed);
         let Some(since) = self.core.revision() else {
             return Ok(());
         };
@@ -487,12 +501,13 @@ impl Owner {
     /// what we missed) or cannot be read: have the subscribers reconnect, since they
     /// cannot be told what changed one operation at a time, and reload.
     pub(super) async fn lost_track(&mut self, why: &str) {
-        tracing::warn!(room = %self.room.id, path = %self.core.path(), error = %why, "lost track of the document; reloading it");
+        tracing::warn!(room = %self.host.room_id(), path = %self.core.path(), error = %why, "lost track of the document; reloading it");
         let mut fx = Vec::new();
         self.core.lost_track(&mut fx);
         self.perform(fx);
         if let Err(e) = self.load().await {
             tracing::error!(error = %e, "reload failed; unloading the document");
+            self.reload_failed = Some(e);
         }
     }
 
@@ -503,7 +518,7 @@ impl Owner {
             return;
         };
         match self
-            .state
+            .env
             .store
             .advance_snapshot(document, &text, revision)
             .await

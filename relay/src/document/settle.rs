@@ -21,13 +21,13 @@ impl Owner {
     /// holds beyond the core's revision; without a lock (SQLite) catches up. The core
     /// then sequences the batch again on top.
     pub(super) async fn race(&mut self) -> Option<DocumentLock> {
-        self.state
+        self.env
             .metrics
             .revision_races
             .fetch_add(1, Ordering::Relaxed);
         let document = self.core.document_id()?;
         let since = self.core.revision()?;
-        let mut lock = match self.state.store.lock_document(document).await {
+        let mut lock = match self.env.store.lock_document(document).await {
             Ok(Some(lock)) => lock,
             Ok(None) => {
                 if let Err(e) = self.catch_up().await {
@@ -51,7 +51,7 @@ impl Owner {
                 return None;
             }
         };
-        self.state.metrics.catch_ups.fetch_add(1, Ordering::Relaxed);
+        self.env.metrics.catch_ups.fetch_add(1, Ordering::Relaxed);
         let entries: Vec<LogEntry> = missed.into_iter().map(entry).collect();
         let mut fx = Vec::new();
         let applied = self.core.apply_log(&entries, &mut fx);
@@ -83,7 +83,7 @@ impl Owner {
                     tracing::warn!(error = %e, attempt, "cannot read the log to settle a commit; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(pause) => {}
-                        _ = self.state.shutdown.cancelled() => break,
+                        _ = self.env.shutdown.cancelled() => break,
                     }
                     pause *= 2;
                 }
@@ -103,7 +103,7 @@ impl Owner {
         loop {
             let after = log.last().map_or(since, |e: &LogEntry| e.revision);
             let page = self
-                .state
+                .env
                 .store
                 .operations_since(document, after, CATCH_UP_PAGE)
                 .await?;

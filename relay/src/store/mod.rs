@@ -1,10 +1,12 @@
 //! Durable storage for rooms, documents and their operation logs.
 //!
 //! One interface, [`Store`], over two backends: Postgres for deployment and SQLite as the
-//! embedded default. The backends hold the same schema (see `migrations/`), run the same
-//! statements where their dialects agree (`sql.rs`), and return the same records, so the
-//! relay never needs to know which one it talks to. Dispatch is a plain enum match, so
-//! the async methods need no boxing.
+//! embedded default. The backends hold the same schema (see `migrations/`) and return the
+//! same records, so the relay never needs to know which one it talks to. Every statement
+//! their dialects share is written once (`sql.rs`), and run once, by `shared.rs`'s
+//! `SqlStore`, generic over the sqlx backend; `postgres.rs` and `sqlite.rs` hold only
+//! what differs (connecting, the log's append path, Postgres's document lock). Dispatch
+//! is a plain enum match, so the async methods need no boxing.
 //!
 //! Revisions and sequence numbers are `u64` in Rust and signed 64-bit integers in SQL;
 //! every conversion is checked (`records.rs`), and a stored value the relay could not
@@ -13,11 +15,12 @@
 mod error;
 mod postgres;
 mod records;
+mod shared;
 mod sql;
 mod sqlite;
 
 pub use error::StoreError;
-pub use postgres::{DocumentLock, PgStore};
+pub use postgres::{relay_channel, DocumentLock, PgStore};
 pub use records::{
     AppendBatch, DocumentSummary, LoggedOperation, RoomRecord, SecretHashes, StoredDocument,
 };
@@ -33,12 +36,30 @@ pub enum Store {
     Sqlite(SqliteStore),
 }
 
-/// Runs the same method on whichever backend `$store` holds.
+/// Runs the same method on whichever backend `$store` holds: its own, for what differs.
 macro_rules! dispatch {
     ($store:expr, $backend:ident => $call:expr) => {
         match $store {
             Store::Postgres($backend) => $call,
             Store::Sqlite($backend) => $call,
+        }
+    };
+}
+
+/// Runs a shared statement (`shared::SqlStore`) on whichever backend `$store` holds.
+/// The two arms are the same text but not the same code: one is `SqlStore<Postgres>`,
+/// the other `SqlStore<Sqlite>`.
+macro_rules! shared {
+    ($store:expr, $sql:ident => $call:expr) => {
+        match $store {
+            Store::Postgres(backend) => {
+                let $sql = &backend.sql;
+                $call
+            }
+            Store::Sqlite(backend) => {
+                let $sql = &backend.sql;
+                $call
+            }
         }
     };
 }
@@ -74,12 +95,12 @@ impl Store {
 
     /// Runs `SELECT 1`, so `GET /health` can report an unreachable database.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self, store => store.ping().await)
+        shared!(self, sql => sql.ping().await)
     }
 
     /// Creates a room, active as of its creation. `RoomExists` if the id is taken.
     pub async fn create_room(&self, id: &str, created_at_ms: i64) -> Result<(), StoreError> {
-        dispatch!(self, store => store.create_room(id, created_at_ms, None).await)
+        shared!(self, sql => sql.create_room(id, created_at_ms, None).await)
     }
 
     /// Creates a room like [`Store::create_room`], storing the hashes of its secrets.
@@ -89,30 +110,30 @@ impl Store {
         created_at_ms: i64,
         secrets: &SecretHashes,
     ) -> Result<(), StoreError> {
-        dispatch!(self, store => store.create_room(id, created_at_ms, Some(secrets)).await)
+        shared!(self, sql => sql.create_room(id, created_at_ms, Some(secrets)).await)
     }
 
     pub async fn room(&self, id: &str) -> Result<Option<RoomRecord>, StoreError> {
-        dispatch!(self, store => store.room(id).await)
+        shared!(self, sql => sql.room(id).await)
     }
 
     /// Deletes a room with its documents and their logs (the foreign keys cascade).
     /// Returns false if there was no such room.
     pub async fn delete_room(&self, id: &str) -> Result<bool, StoreError> {
-        dispatch!(self, store => store.delete_room(id).await)
+        shared!(self, sql => sql.delete_room(id).await)
     }
 
     pub async fn count_rooms(&self) -> Result<u64, StoreError> {
-        dispatch!(self, store => store.count_rooms().await)
+        shared!(self, sql => sql.count_rooms().await)
     }
 
     /// The room's documents, first created first, each with its latest revision.
     pub async fn documents(&self, room: &str) -> Result<Vec<DocumentSummary>, StoreError> {
-        dispatch!(self, store => store.documents(room).await)
+        shared!(self, sql => sql.documents(room).await)
     }
 
     pub async fn count_documents(&self, room: &str) -> Result<u64, StoreError> {
-        dispatch!(self, store => store.count_documents(room).await)
+        shared!(self, sql => sql.count_documents(room).await)
     }
 
     /// Creates a document at revision 0 whose snapshot is `text`. `DocumentExists` if
@@ -129,7 +150,7 @@ impl Store {
         text: &str,
     ) -> Result<DocumentId, StoreError> {
         refuse_nul(&[path, language, text])?;
-        dispatch!(self, store => store.create_document(room, path, language, text).await)
+        shared!(self, sql => sql.create_document(room, path, language, text).await)
     }
 
     /// Creates a room (with its secrets' hashes, if any) and, if given, its first
@@ -145,12 +166,15 @@ impl Store {
         if let Some((path, language, text)) = first {
             refuse_nul(&[path, language, text])?;
         }
-        dispatch!(self, store => store.create_room_with_document(id, created_at_ms, secrets, first).await)
+        shared!(self, sql => sql.create_room_with_document(id, created_at_ms, secrets, first).await)
     }
 
     /// Most documents one room may hold (`--max-documents-per-room`); unlimited until set.
     pub fn set_max_documents_per_room(&mut self, limit: u64) {
-        dispatch!(self, store => store.set_max_documents_per_room(limit))
+        match self {
+            Store::Postgres(backend) => backend.sql.set_max_documents_per_room(limit),
+            Store::Sqlite(backend) => backend.sql.set_max_documents_per_room(limit),
+        }
     }
 
     /// The document's snapshot and every logged operation after it, or `None`.
@@ -159,7 +183,7 @@ impl Store {
         room: &str,
         path: &str,
     ) -> Result<Option<StoredDocument>, StoreError> {
-        dispatch!(self, store => store.load_document(room, path).await)
+        shared!(self, sql => sql.load_document(room, path).await)
     }
 
     /// Appends a batch of operations atomically, committing (and syncing) once. A
@@ -208,7 +232,7 @@ impl Store {
         text: &str,
         revision: u64,
     ) -> Result<(), StoreError> {
-        dispatch!(self, store => store.write_snapshot(document, text, revision).await)
+        shared!(self, sql => sql.write_snapshot(document, text, revision).await)
     }
 
     /// Logged operations with revision > `since`, ascending, at most `limit` of them.
@@ -218,7 +242,7 @@ impl Store {
         since: u64,
         limit: u32,
     ) -> Result<Vec<LoggedOperation>, StoreError> {
-        dispatch!(self, store => store.operations_since(document, since, limit).await)
+        shared!(self, sql => sql.operations_since(document, since, limit).await)
     }
 
     /// The revision at which `(client_id, client_seq)` was committed to this document,
@@ -229,33 +253,34 @@ impl Store {
         client_id: &str,
         client_seq: u64,
     ) -> Result<Option<u64>, StoreError> {
-        dispatch!(self, store => store.find_client_operation(document, client_id, client_seq).await)
+        shared!(self, sql => sql.find_client_operation(document, client_id, client_seq).await)
     }
 
     /// Records that the room was active at `now_ms` (never moving it backwards), for a
     /// retention job. A missing room is not an error.
     pub async fn touch_room(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
-        dispatch!(self, store => store.touch_room(id, now_ms).await)
+        shared!(self, sql => sql.touch_room(id, now_ms).await)
     }
 
     /// Ids of rooms whose last activity is before `before_ms`, oldest first.
     pub async fn idle_rooms(&self, before_ms: i64, limit: u32) -> Result<Vec<String>, StoreError> {
-        dispatch!(self, store => store.idle_rooms(before_ms, limit).await)
+        shared!(self, sql => sql.idle_rooms(before_ms, limit).await)
     }
 
     /// Deletes the room (with its documents and logs) if its last activity is still
     /// before `before_ms`. Returns whether it was deleted.
     pub async fn delete_room_if_idle(&self, id: &str, before_ms: i64) -> Result<bool, StoreError> {
-        dispatch!(self, store => store.delete_room_if_idle(id, before_ms).await)
+        shared!(self, sql => sql.delete_room_if_idle(id, before_ms).await)
     }
 
-    /// Documents with logged operations committed before `before_ms`.
+    /// Documents whose first logged operation was committed before `before_ms`: those
+    /// the retention job can compact (it folds a prefix of the log).
     pub async fn documents_with_old_operations(
         &self,
         before_ms: i64,
         limit: u32,
     ) -> Result<Vec<DocumentId>, StoreError> {
-        dispatch!(self, store => store.documents_with_old_operations(before_ms, limit).await)
+        shared!(self, sql => sql.documents_with_old_operations(before_ms, limit).await)
     }
 
     /// Like [`Store::load_document`], by the document's key.
@@ -263,7 +288,7 @@ impl Store {
         &self,
         document: DocumentId,
     ) -> Result<Option<StoredDocument>, StoreError> {
-        dispatch!(self, store => store.document_by_id(document).await)
+        shared!(self, sql => sql.document_by_id(document).await)
     }
 
     /// Replaces the snapshot only if `revision` is later than the stored one. Returns
@@ -274,7 +299,7 @@ impl Store {
         text: &str,
         revision: u64,
     ) -> Result<bool, StoreError> {
-        dispatch!(self, store => store.advance_snapshot(document, text, revision).await)
+        shared!(self, sql => sql.advance_snapshot(document, text, revision).await)
     }
 
     /// Deletes the log rows committed before `before_ms` that the stored snapshot
@@ -284,7 +309,7 @@ impl Store {
         document: DocumentId,
         before_ms: i64,
     ) -> Result<u64, StoreError> {
-        dispatch!(self, store => store.delete_covered_operations(document, before_ms).await)
+        shared!(self, sql => sql.delete_covered_operations(document, before_ms).await)
     }
 }
 

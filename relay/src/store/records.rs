@@ -102,16 +102,7 @@ pub(crate) struct OperationRow<'a> {
     pub participant_id: &'a str,
 }
 
-/// The columns `operation_from_row` expects, in this order. A macro rather than a
-/// constant so `concat!` can build whole queries as string literals.
-macro_rules! operation_columns {
-    () => {
-        "revision, author, client_id, client_seq, operation, committed_at_ms, participant_id"
-    };
-}
-pub(crate) use operation_columns;
-
-/// An operation row as selected with `OPERATION_COLUMNS`.
+/// An operation row as selected with `sql::operation_columns!`.
 pub(crate) type RawOperation = (i64, String, String, i64, String, i64, String);
 
 /// Converts a counter for binding. SQL has no unsigned 64-bit type, so a value above

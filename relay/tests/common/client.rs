@@ -31,8 +31,13 @@ pub struct ClientDoc {
 pub struct TestClient {
     ws: Ws,
     pub name: String,
+    /// The secret this client says hello with, kept across reconnects.
+    client_key: String,
+    /// Our public id, as the relay's welcome gives it (derived from `client_key`).
     pub client_id: String,
     pub participant_id: String,
+    /// Our colour, as the latest welcome gave it.
+    pub color: String,
     pub docs: HashMap<String, ClientDoc>,
     /// Messages received and not yet consumed by a `wait_for`.
     pub inbox: VecDeque<ServerMessage>,
@@ -40,16 +45,31 @@ pub struct TestClient {
     pub acked: Vec<(String, u64, u64)>,
 }
 
+/// A client key as real clients make one: 32 random bytes in hex.
+pub fn new_client_key() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("a random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl TestClient {
-    /// Connects and says hello; returns the client with the welcome consumed.
-    pub async fn join(url: &str, name: &str, client_id: Option<&str>) -> TestClient {
+    /// The secret this client says hello with, to speak as it from another connection
+    /// (as the client itself would after a reconnect).
+    pub fn client_key(&self) -> &str {
+        &self.client_key
+    }
+
+    /// Connects and says hello (with `client_key`, or a fresh random one); returns the
+    /// client with the welcome consumed.
+    pub async fn join(url: &str, name: &str, client_key: Option<&str>) -> TestClient {
         let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
             .await
             .expect("websocket connects");
+        let client_key = client_key.map_or_else(new_client_key, str::to_owned);
         let hello = ClientMessage::Hello {
             protocol: PROTOCOL_VERSION,
             name: name.to_owned(),
-            client_id: client_id.map(str::to_owned),
+            client_key: Some(client_key.clone()),
         };
         ws.send(Message::text(serde_json::to_string(&hello).expect("json")))
             .await
@@ -57,8 +77,10 @@ impl TestClient {
         let mut client = TestClient {
             ws,
             name: name.to_owned(),
+            client_key,
             client_id: String::new(),
             participant_id: String::new(),
+            color: String::new(),
             docs: HashMap::new(),
             inbox: VecDeque::new(),
             acked: Vec::new(),
@@ -67,6 +89,7 @@ impl TestClient {
             ServerMessage::Welcome { client_id, you, .. } => {
                 client.client_id = client_id;
                 client.participant_id = you.id;
+                client.color = you.color;
             }
             other => panic!("expected welcome, got {other:?}"),
         }
@@ -265,7 +288,7 @@ impl TestClient {
     }
 
     /// Drops the connection (whatever was on the wire is lost), connects again with the
-    /// same client id, reopens every document from the revision it knows, takes the
+    /// same client key (so the same public id), reopens every document from the revision it knows, takes the
     /// operations it missed (recognising its own in-flight one among them) and resends
     /// what is still unacknowledged.
     pub async fn reconnect(&mut self, url: &str) {
@@ -275,7 +298,7 @@ impl TestClient {
         let hello = ClientMessage::Hello {
             protocol: PROTOCOL_VERSION,
             name: self.name.clone(),
-            client_id: Some(self.client_id.clone()),
+            client_key: Some(self.client_key.clone()),
         };
         ws.send(Message::text(serde_json::to_string(&hello).expect("json")))
             .await
@@ -287,6 +310,7 @@ impl TestClient {
             ServerMessage::Welcome { client_id, you, .. } => {
                 assert_eq!(client_id, self.client_id, "the relay keeps our client id");
                 self.participant_id = you.id;
+                self.color = you.color;
             }
             other => panic!("expected welcome, got {other:?}"),
         }
@@ -345,5 +369,49 @@ impl TestClient {
 
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
+    }
+}
+
+/// Reads until the relay closes: the error codes it sent before, and the close code
+/// (`None`: the connection ended without a close frame).
+pub async fn refusal(ws: &mut RawWs) -> (Vec<ErrorCode>, Option<u16>) {
+    let (errors, code) = refusal_with_messages(ws).await;
+    (errors.into_iter().map(|(code, _)| code).collect(), code)
+}
+
+/// As [`refusal`], with each error's message.
+pub async fn refusal_with_messages(ws: &mut RawWs) -> (Vec<(ErrorCode, String)>, Option<u16>) {
+    let mut errors = Vec::new();
+    loop {
+        let next = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("the relay answers in time");
+        match next {
+            Some(Ok(Message::Text(text))) => {
+                if let Ok(ServerMessage::Error { code, message, .. }) = serde_json::from_str(&text)
+                {
+                    errors.push((code, message));
+                }
+            }
+            Some(Ok(Message::Close(frame))) => return (errors, frame.map(|f| u16::from(f.code))),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return (errors, None),
+        }
+    }
+}
+
+/// The next protocol message on a raw socket (panics after [`WAIT`] or on close).
+pub async fn next_message(ws: &mut RawWs) -> ServerMessage {
+    loop {
+        let next = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("the relay answers in time");
+        match next {
+            Some(Ok(Message::Text(text))) => {
+                return serde_json::from_str(&text).expect("relay sends valid JSON")
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("expected a message, got {other:?}"),
+        }
     }
 }

@@ -88,3 +88,43 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// A document as the store holds it, rebuilt from its snapshot and log independently of
+/// the relay's memory.
+pub struct StoredDocument {
+    pub id: i64,
+    pub text: String,
+    pub revision: u64,
+}
+
+/// Loads `path` of `room` from the database at `url` and replays its log, asserting the
+/// log has no gap and every logged operation applies.
+pub async fn stored_document(url: &str, room: &str, path: &str) -> StoredDocument {
+    use pairprog_protocol::Sequencer;
+    use pairprog_relay::store::Store;
+
+    let store = Store::connect(url).await.expect("store opens");
+    let doc = store
+        .load_document(room, path)
+        .await
+        .expect("load")
+        .expect("document stored");
+    let mut seq = Sequencer::new(
+        ropey::Rope::from_str(&doc.snapshot),
+        doc.snapshot_revision,
+        1,
+    );
+    for op in doc.operations {
+        assert_eq!(
+            op.revision,
+            seq.revision() + 1,
+            "gap in the stored log of {path}"
+        );
+        seq.commit(op.operation).expect("a stored op applies");
+    }
+    StoredDocument {
+        id: doc.id,
+        text: seq.text().to_string(),
+        revision: seq.revision(),
+    }
+}

@@ -12,7 +12,7 @@ pub mod rng;
 use pairprog_relay::{Config, Relay};
 
 pub use client::TestClient;
-pub use db::TestDb;
+pub use db::{stored_document, TestDb};
 
 /// A relay on a loopback port with its own database.
 pub struct TestRelay {
@@ -110,4 +110,21 @@ pub fn encode_path(path: &str) -> String {
 /// Both storage backends, for tests that must pass on each.
 pub async fn backends() -> Vec<TestDb> {
     vec![TestDb::sqlite(), TestDb::postgres().await]
+}
+
+/// A raw WebSocket to the relay, for frames `TestClient` would never send. It reads
+/// frames of any size, so what the relay sends is never refused on our side.
+pub async fn raw(relay: &TestRelay, room: &str) -> client::RawWs {
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(
+        relay.ws_url(room),
+        Some(
+            tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+                .max_message_size(None)
+                .max_frame_size(None),
+        ),
+        true,
+    )
+    .await
+    .expect("websocket connects");
+    ws
 }

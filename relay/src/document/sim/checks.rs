@@ -75,13 +75,13 @@ impl World {
             if &c.text != stored {
                 return Err(format!(
                     "{} holds {:?}, the store {:?}",
-                    c.client_id, c.text, stored
+                    c.name, c.text, stored
                 ));
             }
             if let Some(missing) = c.acked.iter().find(|t| !held.contains(t)) {
                 return Err(format!(
                     "{missing} was acknowledged to {} but is not stored",
-                    c.client_id
+                    c.name
                 ));
             }
         }

@@ -20,6 +20,9 @@ pub struct Conn {
 }
 
 pub struct SimClient {
+    /// A short name for tokens and messages.
+    pub name: String,
+    /// The public id the relay derives from this client's key, as in `ws/hello.rs`.
     pub client_id: String,
     pub conn: Option<Conn>,
     pub text: String,
@@ -40,9 +43,11 @@ pub enum Reaction {
 }
 
 impl SimClient {
-    pub fn new(client_id: String) -> Self {
+    pub fn new(name: String) -> Self {
+        let key = format!("{name:0>32}");
         Self {
-            client_id,
+            client_id: pairprog_protocol::identity::client_id(&key),
+            name,
             conn: None,
             text: String::new(),
             ot: OtClient::new(0),
@@ -51,6 +56,11 @@ impl SimClient {
             typed: 0,
             acked: Vec::new(),
         }
+    }
+
+    /// The seq this client's next operation will carry.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
     }
 
     pub fn participant(&self) -> Option<&str> {
@@ -64,7 +74,7 @@ impl SimClient {
     /// Types a new token at a token boundary chosen by `r`; returns what to send.
     pub fn type_token(&mut self, r: u64) -> Result<Option<SubmitCommand>, String> {
         self.typed += 1;
-        let token = format!("<{}.{}>", self.client_id, self.typed);
+        let token = format!("<{}.{}>", self.name, self.typed);
         let op = insert_at_boundary(&self.text, r, &token);
         self.text = op.apply_str(&self.text).map_err(|e| e.to_string())?;
         let send = self.ot.apply_local(op).map_err(|e| e.to_string())?;
@@ -98,7 +108,7 @@ impl SimClient {
         if revision != self.ot.revision() + 1 {
             return Err(format!(
                 "{}: ack of revision {revision} at revision {}",
-                self.client_id,
+                self.name,
                 self.ot.revision()
             ));
         }
@@ -110,7 +120,7 @@ impl SimClient {
         if logged.map(inserted).as_deref() != Some(mine.as_str()) {
             return Err(format!(
                 "{}: acknowledged as revision {revision}, which holds another operation ({:?} vs {mine:?})",
-                self.client_id,
+                self.name,
                 logged.map(inserted)
             ));
         }
@@ -132,7 +142,7 @@ impl SimClient {
         if revision != self.ot.revision() + 1 {
             return Err(format!(
                 "{}: revision {revision} after revision {}: a revision was skipped or repeated",
-                self.client_id,
+                self.name,
                 self.ot.revision()
             ));
         }
@@ -186,7 +196,7 @@ impl SimClient {
                 if self.ot.revision() != revision {
                     return Err(format!(
                         "{}: opened at {revision} but caught up to {}",
-                        self.client_id,
+                        self.name,
                         self.ot.revision()
                     ));
                 }

@@ -3,7 +3,8 @@
 //! the real [`crate::document::DocCore`] the way the owner task does, with simulated
 //! clients (typing unique tokens, duplicate sends, resends after errors and reconnects),
 //! another relay writing to the same log, a hostile member (a huge seq, a future base, an
-//! operation that does not fit, a value the store refuses, duplicates), and a store that
+//! operation that does not fit, a value the store refuses, duplicates, another client's
+//! next seq sent with that client's public id as its key), and a store that
 //! succeeds, fails before the commit, fails after it (outcome unknown), stalls, and
 //! crashes the relay (it forgets everything and reloads).
 //!
@@ -198,4 +199,16 @@ fn simulator_catches_a_duplicate_acked_from_memory() {
         .expect_err("the broken core went unnoticed");
     eprintln!("{failure}");
     assert!(failure.contains("does not hold"), "{failure}");
+}
+
+/// Defect 5 as it was: a member that could name another client's id committed that
+/// client's next seq first, and the client's real operation was acknowledged as a
+/// resend of it. With ids derived from secret keys the hostile member cannot do this
+/// (the other tests); given the id itself, the simulator catches it.
+#[test]
+fn simulator_catches_a_spoofed_client_id() {
+    let failure = explore(0, 1_000, Fault::SpoofableClientIds)
+        .expect_err("the spoofed client id went unnoticed");
+    eprintln!("{failure}");
+    assert!(failure.contains("holds another operation"), "{failure}");
 }

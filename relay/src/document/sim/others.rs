@@ -6,6 +6,7 @@ use pairprog_protocol::Operation;
 use super::client::insert_at_boundary;
 use super::store::POISON;
 use super::world::{Cmd, World};
+use crate::document::core::Fault;
 use crate::document::{LogEntry, SubmitCommand};
 
 impl World {
@@ -33,6 +34,18 @@ impl World {
         }
     }
 
+    /// The hostile member's client id. It knows the public id of client 0 (the history
+    /// shows it) and says hello with that as its key; the relay derives an id of its
+    /// own from it. Only with [`Fault::SpoofableClientIds`] does it get the id itself.
+    fn hostile_client_id(&self) -> String {
+        let victim = &self.clients[0].client_id;
+        if self.fault == Fault::SpoofableClientIds {
+            victim.clone()
+        } else {
+            pairprog_protocol::identity::client_id(victim)
+        }
+    }
+
     /// A member sends what no honest client would.
     pub(super) fn hostile(&mut self, r: u64) {
         let Some(participant) = self.hostile.clone() else {
@@ -43,7 +56,7 @@ impl World {
             self.inbox.push_back(Cmd::Open {
                 conn: 0,
                 participant,
-                client_id: "h".to_owned(),
+                client_id: self.hostile_client_id(),
                 revision: None,
             });
             return;
@@ -54,12 +67,12 @@ impl World {
         let valid = insert_at_boundary(&self.store.text, r, &token);
         let mut submit = SubmitCommand {
             participant_id: participant,
-            client_id: "h".to_owned(),
+            client_id: self.hostile_client_id(),
             seq: self.hostile_seq,
             base,
             op: valid,
         };
-        match (r >> 16) % 6 {
+        match (r >> 16) % 7 {
             0 => submit.seq = u64::MAX - (r % 3),
             1 => submit.base = base + 1 + r % 1000,
             2 => {
@@ -74,6 +87,11 @@ impl World {
             4 => {
                 // The same (client id, seq) twice in a row.
                 self.inbox.push_back(Cmd::Submit(submit.clone()));
+            }
+            5 => {
+                // Client 0's next seq, first: with its id, its operation would be
+                // taken for a resend of this one and dropped.
+                submit.seq = self.clients[0].next_seq();
             }
             _ => {}
         }
