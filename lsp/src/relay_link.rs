@@ -13,6 +13,9 @@
 //! the session's event queue. While the link waits to hand over an event it keeps
 //! writing (or, with no connection, dropping) what the session queues, so the two can
 //! never end up waiting on each other, however many documents a reconnect reopens.
+//!
+//! The link knows nothing of the session: it sends plain [`LinkEvent`]s, which the
+//! session stamps with the join they belong to (`session/room.rs`).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,8 +30,6 @@ use tokio_tungstenite::tungstenite::http::header::AUTHORIZATION;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::Connector;
-
-use crate::session::Event;
 
 /// Messages the session may queue for the relay before it has to wait.
 const OUTGOING_CAPACITY: usize = 1_024;
@@ -89,10 +90,10 @@ impl LinkHandle {
     pub fn spawn(
         url: String,
         name: String,
-        client_id: String,
+        client_key: String,
         ca_file: Option<PathBuf>,
         secret: Option<String>,
-        events: mpsc::Sender<Event>,
+        events: mpsc::Sender<LinkEvent>,
     ) -> LinkHandle {
         let (outgoing, rx) = mpsc::channel(OUTGOING_CAPACITY);
         let target = Target {
@@ -106,7 +107,7 @@ impl LinkHandle {
             events,
             outgoing: rx,
         };
-        tokio::spawn(run(target, name, client_id, link));
+        tokio::spawn(run(target, name, client_key, link));
         LinkHandle { id, outgoing }
     }
 
@@ -172,7 +173,7 @@ impl Target {
 /// The link task's ends of the two queues it shares with the session.
 struct Link {
     id: u64,
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<LinkEvent>,
     outgoing: mpsc::Receiver<(u64, ClientMessage)>,
 }
 
@@ -194,10 +195,10 @@ impl Link {
         kind: LinkEventKind,
         mut ws: Option<(&mut Ws, u64)>,
     ) -> Result<(), Stop> {
-        let event = Event::Link(LinkEvent {
+        let event = LinkEvent {
             link: self.id,
             kind,
-        });
+        };
         let handed = self.events.send(event);
         tokio::pin!(handed);
         loop {
@@ -221,7 +222,7 @@ impl Link {
     }
 }
 
-async fn run(target: Target, name: String, client_id: String, mut link: Link) {
+async fn run(target: Target, name: String, client_key: String, mut link: Link) {
     let Target { url, ca_file, .. } = &target;
     // Built once: every reconnection trusts the same authorities. A plain ws:// relay
     // needs none (and must not fail over an unreadable caFile it never uses).
@@ -300,7 +301,7 @@ async fn run(target: Target, name: String, client_id: String, mut link: Link) {
         let hello = ClientMessage::Hello {
             protocol: PROTOCOL_VERSION,
             name: name.clone(),
-            client_id: Some(client_id.clone()),
+            client_key: Some(client_key.clone()),
         };
         if send(&mut ws, &hello).await.is_err() {
             continue;
@@ -448,17 +449,11 @@ mod tests {
         (url, task)
     }
 
-    async fn next_link_event(events: &mut mpsc::Receiver<Event>) -> LinkEvent {
-        loop {
-            match tokio::time::timeout(WAIT, events.recv())
-                .await
-                .expect("an event in time")
-            {
-                Some(Event::Link(event)) => return event,
-                Some(_) => {}
-                None => panic!("the link ended"),
-            }
-        }
+    async fn next_link_event(events: &mut mpsc::Receiver<LinkEvent>) -> LinkEvent {
+        tokio::time::timeout(WAIT, events.recv())
+            .await
+            .expect("an event in time")
+            .expect("the link ended")
     }
 
     /// Generations restarted at 0 in every link and `Failed`/`Reconnecting` carried none,

@@ -144,6 +144,12 @@ fn client_caps(params: &InitializeParams) -> ClientCaps {
             .and_then(|e| e.pointer("/pairprog/exactVersionCheck"))
             .and_then(serde_json::Value::as_bool)
             .unwrap_or(false),
+        document_changes: caps
+            .workspace
+            .as_ref()
+            .and_then(|w| w.workspace_edit.as_ref())
+            .and_then(|e| e.document_changes)
+            .unwrap_or(false),
     }
 }
 

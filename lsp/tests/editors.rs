@@ -101,11 +101,17 @@ async fn every_typed_token_survives_exactly_once() {
 
 /// Issue 14, item 4: a stale edit applied in the wrong place was taken for typing and
 /// doubled a collaborator's text (`END_N1N1`). The client nobody recognises, beside
-/// stock Neovim and Helix. NOT PASSING YET: with seed 9 the texts converge, but one of
-/// the unnamed client's tokens ends up split by another (an edit stamped 0 that it
-/// applied unchecked on text it had changed since); kept as a known failure to fix.
+/// stock Neovim and Helix. NOT PASSING: with seed 9 the texts converge, but one token
+/// ends up split by another. The client applied an unversioned edit at its wire
+/// position on typing it had not reported yet, inside the token `<a3漢字>`; the bridge
+/// finds it there and moves it where it was meant
+/// (`bridge::tests::an_unversioned_edit_applied_inside_unreported_typing_is_moved_where_meant`),
+/// but the model had meanwhile typed `<a12🎉>` right after the misplaced text, and that
+/// typing stays where it was typed relative to the user's own text: between `漢` and
+/// `字`. A real user would see the collaborator's text appear inside their word for one
+/// debounce (150 ms) and could type there the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known failure: a token split beside an unrecognised client (seed 9)"]
+#[ignore = "known failure: typing next to a misplaced unversioned edit splits a token (seed 9)"]
 async fn regression_clients_that_ignore_versions_doubled_typed_tokens() {
     for_each_seed(&[9], |seed| {
         editors_typing_tokens(seed, vec![Unnamed, Neovim, Helix])
@@ -113,11 +119,17 @@ async fn regression_clients_that_ignore_versions_doubled_typed_tokens() {
     .await;
 }
 
-/// The same with Vim + vim-lsp typing tokens. NOT PASSING YET: with seed 9 the texts
-/// converge and no token is lost or doubled, but one token ends up inside another (a
-/// misplaced edit repaired over unreported typing); kept as a known failure to fix.
+/// The same with Vim + vim-lsp typing tokens. NOT PASSING: the texts converge, but
+/// tokens end up doubled, with seed 9 and with 11 of 12 other seeds tried (1 to 13; 6
+/// passes). vim-lsp applies every edit at once and reports it only inside the next
+/// whole-text change, mixed with typing, and the judge takes the echo for typing when
+/// the user typed (seed 9, in order): in front of the edit's text, at its very place;
+/// inside text the edit rewrote with itself (a `MERGE_GAP` region); between two of the
+/// collaborator's words it inserted. Allowing each of the three in `judge_by_diff`
+/// after an `applied` answer made seed 9 pass but doubled more on other seeds, so it
+/// was not kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known failure: a token split beside vim-lsp (seed 9), see the comment"]
+#[ignore = "known failure: tokens doubled beside vim-lsp (most seeds), see the comment"]
 async fn vim_lsp_typed_tokens_survive_exactly_once() {
     for_each_seed(&[9], |seed| {
         editors_typing_tokens(seed, vec![VimLsp, Unnamed, Helix])

@@ -7,7 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::editor::{Behaviour, EditorOptions, ScriptedEditor};
-use common::{assert_no_violations, seeds, shutdown_all, start_in_room, RoomSetup, TestRelay};
+use common::typing::Edit;
+use common::{
+    assert_no_violations, seeds, shutdown_all, start_in_room, wait_quiescent, RoomSetup, TestRelay,
+};
 use pairprog_protocol::position::{offset_to_position, Position};
 use serde_json::{json, Value};
 
@@ -261,6 +264,78 @@ async fn remote_cursors_reach_every_client_in_its_own_encoding() {
                 .server_requests("workspace/inlayHint/refresh")
                 .is_empty(),
             "Eglot did not advertise refresh support and must not be asked to refresh"
+        );
+        assert_no_violations(seed, &editors);
+        shutdown_all(&editors).await;
+        relay.stop().await;
+    }
+}
+
+/// Seen in the three-editor test: a collaborator typing fast at the end of a line was
+/// drawn one or two characters behind their caret in every other editor. Their cursor
+/// went to the relay in their own text while their last keystrokes were still
+/// unacknowledged; the relay read it against its shorter text and clamped it, and the
+/// receivers never moved it past the author's following inserts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_cursor_behind_the_typist() {
+    const PATH: &str = "line.txt";
+    for seed in seeds(&[7]) {
+        eprintln!("seed = {seed}");
+        // Cursors pass the relay as they come, not the latest per 50 ms, so the ones sent
+        // with keystrokes in flight reach the document before those keystrokes commit.
+        let mut relay = TestRelay::start_with(|c| c.cursor_interval = Duration::ZERO).await;
+        let behaviours = [Behaviour::VsCode, Behaviour::Neovim];
+        let (room, editors) = start_in_room(
+            &relay.api,
+            &behaviours,
+            seed,
+            &[(PATH, "typing: ")],
+            RoomSetup::InitOptions,
+        )
+        .await;
+        let (alice, bob) = (&editors[0], &editors[1]);
+        // Keystrokes with no wait between them, each followed by the plugin's cursor at
+        // the end of the text, so most cursors go out with keystrokes in flight.
+        for i in 0..40 {
+            let key = char::from(b'a' + (i % 26) as u8).to_string();
+            alice.type_changes(PATH, 1, |rope| {
+                Some(Edit {
+                    start: rope.len_chars(),
+                    end: rope.len_chars(),
+                    text: key.clone(),
+                })
+            });
+            let rope = alice.rope(PATH);
+            let end = position_json(offset_to_position(
+                &rope,
+                rope.len_chars(),
+                alice.encoding(),
+            ));
+            alice.notify(
+                "$/pairprog/cursor",
+                json!({"uri": alice.uri(PATH), "selections": [{"anchor": end, "head": end}]}),
+            );
+        }
+        let text = wait_quiescent(seed, &relay.api, &room, PATH, &editors).await;
+        let rope = ropey::Rope::from_str(&text);
+        let end = position_json(offset_to_position(&rope, rope.len_chars(), bob.encoding()));
+        let head_of_alice = |presence: &Value| {
+            presence["cursors"].as_array().and_then(|cs| {
+                cs.iter()
+                    .find(|c| c["name"] == json!(alice.name()))
+                    .map(|c| c["selections"][0]["head"].clone())
+            })
+        };
+        let shown = bob
+            .wait_until(Duration::from_secs(20), || {
+                let last = bob.notifications("$/pairprog/presence").pop()?;
+                (head_of_alice(&last)? == end).then_some(())
+            })
+            .await;
+        assert!(
+            shown.is_some(),
+            "seed {seed}: bob shows alice's caret at {:?}, not at the end of the text {end} ({text:?})",
+            bob.notifications("$/pairprog/presence").pop().as_ref().and_then(head_of_alice)
         );
         assert_no_violations(seed, &editors);
         shutdown_all(&editors).await;

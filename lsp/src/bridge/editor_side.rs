@@ -32,7 +32,8 @@ const MAX_REFUSED_RETRIES: u32 = 3;
 /// What the editor answered to an edit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EditReply {
-    /// `applied: true`. Usually true; stock Neovim also says it after skipping a stale edit.
+    /// `applied: true`. Stock Neovim also says it after skipping a stale versioned edit,
+    /// which is why it gets only unversioned ones ([`EditorSide::send_unversioned`]).
     Applied,
     /// `applied: false` or an error: the edit certainly was not applied.
     Rejected,
@@ -69,8 +70,8 @@ pub struct EditorEdit {
     pub id: u64,
     pub version: i32,
     /// Send it with a `null` version: the client applies it unchecked. Only to a client
-    /// that opened at version 0 and would skip the check for 0 anyway (stock Neovim);
-    /// the echo is judged by text like any other.
+    /// that promises no version check (stock Neovim); the echo is judged by text like
+    /// any other, at the positions the edit names on whatever text the client has.
     pub unversioned: bool,
     pub splice: Splice,
 }
@@ -86,14 +87,8 @@ pub struct EditorSide {
     /// have not heard of yet: sending again before that change arrives would only be
     /// rejected again.
     stale_through: Option<i32>,
-    /// Whether this client checks a version of 0 like any other. Neovim does not (it
-    /// skips its check for 0, the version it opens documents with), so an edit stamped 0
-    /// could land on text the user has changed since.
-    zero_is_checked: bool,
-    /// Whether `applied: true` means the echo will come. Stock Neovim also answers it
-    /// after skipping a stale edit, so for it a change list without the echo means the
-    /// edit was skipped.
-    applied_means_echo: bool,
+    /// Edits go to this client without a version (see [`Self::send_unversioned`]).
+    unversioned: bool,
     /// The encoding edits go out in, so a stale edit can be placed where a client that
     /// ignores versions puts it.
     encoding: PositionEncoding,
@@ -113,8 +108,7 @@ impl EditorSide {
             pending: Operation::identity(len),
             sent: None,
             stale_through: None,
-            zero_is_checked: true,
-            applied_means_echo: true,
+            unversioned: false,
             encoding: PositionEncoding::Utf16,
             refused: None,
             refused_retries: 0,
@@ -127,8 +121,7 @@ impl EditorSide {
     /// a timer meant for an edit of the old side can never settle one of the new.
     pub fn fresh(&self) -> EditorSide {
         let mut side = EditorSide::new(self.text.clone(), self.version);
-        side.zero_is_checked = self.zero_is_checked;
-        side.applied_means_echo = self.applied_means_echo;
+        side.unversioned = self.unversioned;
         side.encoding = self.encoding;
         side.next_id = self.next_id;
         side
@@ -138,12 +131,22 @@ impl EditorSide {
         self.encoding = encoding;
     }
 
-    /// For a client that applies an edit stamped with version 0 unchecked: edits to it at
-    /// version 0 go unversioned (see [`EditorEdit::unversioned`]).
-    /// The same client (stock Neovim) also answers `applied: true` to an edit it skipped.
-    pub fn hold_at_version_zero(&mut self) {
-        self.zero_is_checked = false;
-        self.applied_means_echo = false;
+    /// For a client that promises no version check: every edit goes to it without a
+    /// version, so it applies each one, and its `applied: true` is then true.
+    ///
+    /// Stock Neovim checks a versioned edit only against a newer buffer and answers
+    /// `applied: true` after skipping a stale one; with a version, an `applied` answer
+    /// could mean either. When the user typed the very text a collaborator's edit holds
+    /// (both opening a line at the top at once), "skipped, and this is the user's typing"
+    /// and "applied, and this is its echo" produced the same changes, the same texts and
+    /// the same version steps: no evidence could tell them apart, and one user's
+    /// keystrokes were taken for the other's echo and lost. Applied for certain, the
+    /// edit's text is in the editor exactly once, so whichever of two identical pieces
+    /// is taken for its echo, nothing is lost or doubled. An unversioned edit may land on
+    /// typing the client has not reported yet; the judge recognises it at its wire
+    /// positions and corrects it ([`super::judge`]).
+    pub fn send_unversioned(&mut self) {
+        self.unversioned = true;
     }
 
     /// The editor's text as of its latest change.
@@ -282,11 +285,12 @@ impl EditorSide {
     ///
     /// VS Code checks the version in its extension host but applies the edit in the
     /// window, where the user may have typed in between: its echo can then come after a
-    /// few changes of typing. So for a client whose `applied: true` always means an echo
-    /// (every client but stock Neovim), a change list without the echo behind an
-    /// `applied` answer is typing that came first: it is taken as the user's, the edit is
-    /// moved over it, and the echo is looked for in the next change list. Otherwise a
-    /// change list with no echo prefix did not apply the edit (refused or skipped).
+    /// few changes of typing; stock Neovim, given unversioned edits, applies one over
+    /// typing still in its debounce, which it may already have reported. So a change list
+    /// without the echo behind an `applied` answer is typing that came first: it is taken
+    /// as the user's, the edit is moved over it, and the echo is looked for in the next
+    /// change list (where the client may have put it at its wire positions instead). A
+    /// change list behind a refused or unanswered edit with no echo did not apply it.
     fn resolve(&mut self) -> Result<Vec<Operation>, OperationError> {
         let Some(mut sent) = self.sent.take() else {
             return Ok(Vec::new());
@@ -320,10 +324,7 @@ impl EditorSide {
                 self.pending = pending;
                 break;
             }
-            if sent.reply == Some(EditReply::Applied)
-                && self.applied_means_echo
-                && sent.late_changes < MAX_LATE_ECHO_CHANGES
-            {
+            if sent.reply == Some(EditReply::Applied) && sent.late_changes < MAX_LATE_ECHO_CHANGES {
                 sent.late_changes += 1;
                 let typing = compose_all(&first, sent.base.len_chars())?;
                 let mut base = sent.base.clone();
@@ -358,8 +359,7 @@ impl EditorSide {
     /// The next edit to send, if the editor is missing something and may take it now.
     ///
     /// Nothing goes out while an edit is outstanding, while the editor is known to have
-    /// a change we have not seen, at a negative version, or at version 0 to a client
-    /// that does not check 0 (see [`Self::hold_at_version_zero`]).
+    /// a change we have not seen, or at a negative version.
     pub fn next_edit(&mut self) -> Result<Option<EditorEdit>, OperationError> {
         if self.sent.is_some()
             || self.version < 0
@@ -397,7 +397,7 @@ impl EditorSide {
         Ok(Some(EditorEdit {
             id,
             version: self.version,
-            unversioned: self.version == 0 && !self.zero_is_checked,
+            unversioned: self.unversioned,
             splice,
         }))
     }
@@ -407,14 +407,28 @@ impl EditorSide {
         self.sent.as_ref().map(|s| s.id)
     }
 
+    /// The operation from the editor's text to the proxy's, when offsets can be mapped
+    /// through it: not while changes are queued behind an outstanding edit.
+    fn offset_mapping(&self) -> Option<Operation> {
+        if self.sent.as_ref().is_some_and(|s| !s.queued.is_empty()) {
+            return None;
+        }
+        self.missing().ok()
+    }
+
     /// Maps an offset in the editor's text to the proxy's text.
     pub fn to_proxy_offset(&self, offset: usize) -> usize {
-        match self.missing() {
-            Ok(op) if self.sent.as_ref().is_none_or(|s| s.queued.is_empty()) => {
-                op.transform_offset(offset, pairprog_protocol::Bias::Before)
-            }
-            _ => offset,
-        }
+        self.offset_mapping().map_or(offset, |op| {
+            op.transform_offset(offset, pairprog_protocol::Bias::Before)
+        })
+    }
+
+    /// Maps an offset in the proxy's text to the editor's: the inverse of
+    /// [`Self::to_proxy_offset`]; inside text the editor does not have yet, where it
+    /// will be inserted.
+    pub fn to_editor_offset(&self, offset: usize) -> usize {
+        self.offset_mapping()
+            .map_or(offset, |op| op.base_offset(offset))
     }
 }
 

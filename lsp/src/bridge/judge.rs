@@ -19,7 +19,7 @@ use pairprog_protocol::position::{position_to_offset, PositionEncoding};
 use pairprog_protocol::{Component, Operation, OperationError, Range};
 use ropey::Rope;
 
-use super::region::{changed_span, echo_prefix};
+use super::region::{changed_span, cost, echo_prefix};
 
 /// How many leading content changes of one `didChange` may be typing before the echo.
 const MAX_SPLIT: usize = 16;
@@ -111,18 +111,6 @@ pub fn find_echo(
         }
     }
     Ok(None)
-}
-
-/// Chars an operation inserts plus chars it deletes.
-fn cost(op: &Operation) -> usize {
-    op.components()
-        .iter()
-        .map(|c| match c {
-            Component::Retain(_) => 0,
-            Component::Insert(s) => s.chars().count(),
-            Component::Delete(n) => *n,
-        })
-        .sum()
 }
 
 /// The diff from `old` to `new`, two texts equal in their first `head` chars and their

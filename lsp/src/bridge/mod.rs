@@ -29,10 +29,11 @@ enum Link {
     /// Not shared (no room, or outside the workspace).
     Local,
     /// `open` sent, `opened` not yet received: the editor text then, and the user's
-    /// edits since, over it.
+    /// edits since, over it (`edits` of them).
     Opening {
         base: Rope,
         since: Operation,
+        edits: usize,
     },
     Shared {
         local: Rope,
@@ -68,9 +69,9 @@ impl Document {
         }
     }
 
-    /// The editor applies edits stamped with version 0 unchecked (Neovim).
-    pub fn hold_at_version_zero(&mut self) {
-        self.editor.hold_at_version_zero();
+    /// The editor promises no version check: edits go to it unversioned.
+    pub fn send_unversioned(&mut self) {
+        self.editor.send_unversioned();
     }
 
     /// The position encoding edits go to the editor in.
@@ -121,7 +122,7 @@ impl Document {
     pub fn unacknowledged(&self) -> usize {
         match &self.link {
             Link::Shared { relay, .. } => relay.unacknowledged(),
-            Link::Opening { since, .. } => usize::from(!since.is_noop()),
+            Link::Opening { edits, .. } => *edits,
             Link::Local => 0,
         }
     }
@@ -158,7 +159,10 @@ impl Document {
         for user in users.into_iter().filter(|u| !u.is_noop()) {
             match &mut self.link {
                 Link::Local => {}
-                Link::Opening { since, .. } => *since = since.compose(&user)?,
+                Link::Opening { since, edits, .. } => {
+                    *since = since.compose(&user)?;
+                    *edits += 1;
+                }
                 Link::Shared { local, relay } => {
                     user.apply(local)?;
                     if let Some(out) = relay.local(user.clone())? {
@@ -193,6 +197,7 @@ impl Document {
         self.link = Link::Opening {
             base,
             since: Operation::identity(len),
+            edits: 0,
         };
     }
 
@@ -204,7 +209,8 @@ impl Document {
         text: &str,
         revision: u64,
     ) -> Result<(Option<String>, Option<Outgoing>), SyncError> {
-        let Link::Opening { base, since } = std::mem::replace(&mut self.link, Link::Local) else {
+        let Link::Opening { base, since, edits } = std::mem::replace(&mut self.link, Link::Local)
+        else {
             return Ok((None, None));
         };
         let differs = base != text;
@@ -225,7 +231,7 @@ impl Document {
         let outgoing = if mine.is_noop() {
             None
         } else {
-            relay.local(mine)?
+            relay.local_edits(mine, edits.max(1))?
         };
         // A file that did not exist or held only blank space (Neovim reports a new
         // buffer as "\n") loses nothing worth a copy: the room's text simply wins.
@@ -315,6 +321,34 @@ impl Document {
             self.editor.to_proxy_offset(offset)
         } else {
             offset
+        }
+    }
+
+    /// An offset in the proxy's text, mapped into the relay's text at our revision: what
+    /// a cursor we send states.
+    pub fn local_to_server(&self, offset: usize) -> usize {
+        match &self.link {
+            Link::Shared { relay, .. } => relay.to_server_offset(offset),
+            _ => offset,
+        }
+    }
+
+    /// An offset in the relay's text at our revision (a collaborator's cursor), mapped
+    /// into the editor's text.
+    pub fn server_to_editor(&self, offset: usize) -> usize {
+        match &self.link {
+            Link::Shared { relay, .. } => self
+                .editor
+                .to_editor_offset(relay.from_server_offset(offset)),
+            _ => offset,
+        }
+    }
+
+    /// Our operation `seq`, if it is the one in flight: what an ack of `seq` commits.
+    pub fn in_flight_op(&self, seq: u64) -> Option<&Operation> {
+        match &self.link {
+            Link::Shared { relay, .. } => relay.in_flight_op(seq),
+            _ => None,
         }
     }
 }

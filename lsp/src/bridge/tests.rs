@@ -68,6 +68,17 @@ impl Pair {
         Some((edit.id, edit.version, op))
     }
 
+    /// The editor applies every edit the bridge still sends, exactly as sent, and
+    /// reports each as its own change; then both sides must agree.
+    fn apply_every_edit_and_converge(&mut self) {
+        while let Some((id, _, fix)) = self.next() {
+            self.reply(id, EditReply::Applied);
+            let v = self.side.version() + 1;
+            self.change(v, fix);
+        }
+        self.assert_converged();
+    }
+
     fn assert_converged(&self) {
         assert!(self.side.is_settled(), "bridge settled");
         assert_eq!(self.editor(), self.proxy);
@@ -140,21 +151,18 @@ fn eglot_error_waits_for_the_newer_version_before_resending() {
 }
 
 #[test]
-fn stock_neovim_skips_a_stale_edit_but_answers_applied() {
+fn stock_neovim_gets_every_edit_unversioned_and_applies_it_over_typing() {
     let mut p = Pair::new("abcdef", 10);
-    // Stock Neovim: version-0 edits held, and `applied: true` may mean skipped.
-    p.side.hold_at_version_zero();
+    // Stock Neovim would skip a stale versioned edit yet answer `applied: true`.
+    p.side.send_unversioned();
     p.remote(insert(6, 0, "REMOTE"));
-    let (id, _, _) = p.next().unwrap();
-    p.reply(id, EditReply::Applied);
-    // The debounced change holds only the user's typing: the edit was skipped.
-    p.change(11, insert(6, 6, "z"));
+    let edit = p.side.next_edit().unwrap().unwrap();
+    assert!(edit.unversioned, "never a version it could skip");
+    p.reply(edit.id, EditReply::Applied);
+    // The user's "z" was in the debounce when the edit came; both reported together.
+    p.changes(12, vec![insert(6, 6, "z"), insert(7, 0, "REMOTE")]);
     assert_eq!(p.users.len(), 1);
-    assert_eq!(p.editor(), "abcdefz");
-    let (id, version, edit) = p.next().unwrap();
-    assert_eq!(version, 11);
-    p.reply(id, EditReply::Applied);
-    p.change(12, edit);
+    assert_eq!(p.editor(), "REMOTEabcdefz");
     p.assert_converged();
     assert_eq!(p.proxy, "REMOTEabcdefz");
 }
@@ -162,8 +170,7 @@ fn stock_neovim_skips_a_stale_edit_but_answers_applied() {
 #[test]
 fn stock_neovim_merges_the_echo_and_typing_in_one_change() {
     let mut p = Pair::new("abc", 4);
-    // Stock Neovim: version-0 edits held, and `applied: true` may mean skipped.
-    p.side.hold_at_version_zero();
+    p.side.send_unversioned();
     p.remote(insert(3, 3, "<r>"));
     let (id, _, _) = p.next().unwrap();
     p.reply(id, EditReply::Applied);
@@ -206,7 +213,7 @@ fn version_0_is_used_with_clients_that_check_it() {
 #[test]
 fn regression_plugin_less_neovim_sees_nothing_after_joining() {
     let mut p = Pair::new("abc", 0);
-    p.side.hold_at_version_zero();
+    p.side.send_unversioned();
     p.remote(insert(3, 0, "R"));
     let edit = p
         .side
@@ -317,18 +324,50 @@ fn a_late_echo_behind_typing_before_the_edit_is_still_recognised() {
 }
 
 #[test]
-fn stock_neovim_applied_without_echo_still_means_skipped() {
+fn stock_neovim_typing_reported_before_an_unversioned_echo_is_the_users() {
     let mut p = Pair::new("abc", 1);
-    p.side.hold_at_version_zero();
-    p.remote(insert(3, 0, "R"));
+    p.side.send_unversioned();
+    p.remote(insert(3, 1, "R"));
     let (id, _, _) = p.next().unwrap();
     p.reply(id, EditReply::Applied);
-    p.change(2, insert(3, 3, "u"));
+    // Typing reported before the edit reached the editor...
+    p.change(2, insert(3, 0, "uu"));
     assert_eq!(p.users.len(), 1);
-    // Skipped: the edit goes out again, over the new text.
-    let (_, version, edit) = p.next().unwrap();
-    assert_eq!(version, 2);
-    assert_eq!(edit.apply_str("abcu").unwrap(), "Rabcu");
+    // ... which then applied it at its wire position (0, 1) of the typed text.
+    p.change(3, insert(5, 1, "R"));
+    assert_eq!(p.editor(), "uRuabc");
+    assert_eq!(p.users.len(), 1, "the echo is not typing: {:?}", p.users);
+    assert_eq!(p.proxy, "uuaRbc");
+    p.apply_every_edit_and_converge();
+}
+
+/// The real-editor matrix's `same-keys`: Bob and Carol (stock Neovim) both typed a line
+/// break at the top at once. Carol's was still in her debounce when Bob's reached her
+/// editor. Stamped with a version, Bob's edit was skipped yet answered `applied: true`,
+/// and her own line break, reported next at the very same place, was taken for its echo
+/// and lost. Unversioned, Neovim applies the edit for certain, so exactly one of the two
+/// identical line breaks is the echo, whichever is taken for it.
+#[test]
+fn regression_identical_typing_was_taken_for_the_echo_of_a_skipped_edit() {
+    let mut p = Pair::new("first\n", 5);
+    p.side.send_unversioned();
+    p.remote(insert(6, 0, "\n"));
+    let edit = p.side.next_edit().unwrap().unwrap();
+    assert!(edit.unversioned);
+    p.reply(edit.id, EditReply::Applied);
+    // Her "\n" and "SAME_C", then the edit applied at (0, 0) of that text.
+    p.changes(
+        8,
+        vec![
+            insert(6, 0, "\n"),
+            insert(7, 0, "SAME_C"),
+            insert(13, 0, "\n"),
+        ],
+    );
+    assert_eq!(p.editor(), "\nSAME_C\nfirst\n");
+    p.assert_converged();
+    assert_eq!(p.proxy.matches('\n').count(), 3, "{:?}", p.proxy);
+    assert_eq!(p.proxy.matches("SAME_C").count(), 1, "{:?}", p.proxy);
 }
 
 #[test]
@@ -376,7 +415,7 @@ fn neovim_apply(text: &str, offset: usize, deleted: usize, inserted: &str) -> St
 #[test]
 fn regression_plugin_less_neovim_repeats_an_op_forever() {
     let mut p = Pair::new("a\nb\n", 7);
-    p.side.hold_at_version_zero();
+    p.side.send_unversioned();
     p.remote(insert(4, 4, "END\n"));
     let edit = p.side.next_edit().unwrap().unwrap();
     assert!(
@@ -405,7 +444,7 @@ fn regression_plugin_less_neovim_repeats_an_op_forever() {
 #[test]
 fn an_echo_with_an_extra_line_break_settles_without_a_resend() {
     let mut p = Pair::new("a\nb\n", 7);
-    p.side.hold_at_version_zero();
+    p.side.send_unversioned();
     p.remote(insert(4, 4, "END\n"));
     let (id, _, _) = p.next().unwrap();
     p.reply(id, EditReply::Applied);
@@ -460,12 +499,7 @@ fn a_misplaced_echo_merged_with_typing_in_one_change_is_repaired() {
     );
     assert_eq!(p.proxy, "X\nline1\n<r>line2\n");
     assert_eq!(p.proxy.matches("<r>").count(), 1);
-    while let Some((id, _, fix)) = p.next() {
-        p.reply(id, EditReply::Applied);
-        let v = p.side.version() + 1;
-        p.change(v, fix);
-    }
-    p.assert_converged();
+    p.apply_every_edit_and_converge();
 }
 
 /// Issue 14, item 7: Eglot's user answered "n" to its confirm prompt (a JSON-RPC error)
@@ -509,16 +543,19 @@ fn regression_edit_ids_restarted_after_rejoining() {
 
 /// Found by `regression_leave_and_rejoin_lost_every_later_edit`: stock Neovim skipped
 /// `<a1>` (stale) and its user typed `<g1>` at that very place. Judged by size alone, the
-/// change looked like the echo with "a" corrected to "g", and `<a1>` was lost.
+/// change looked like the echo with "a" corrected to "g", and `<a1>` was lost. (Stock
+/// Neovim gets only unversioned edits now; a client that answers `applied: true` to an
+/// edit it skipped can still be one we do not know.)
 #[test]
 fn regression_typing_that_resembles_a_skipped_edit_was_taken_for_its_echo() {
     let mut p = Pair::new("x", 5);
-    p.side.hold_at_version_zero();
     p.remote(insert(1, 1, "<a1>"));
     let (id, _, _) = p.next().unwrap();
     p.reply(id, EditReply::Applied);
     p.change(6, insert(1, 1, "<g1>"));
     assert_eq!(p.users.len(), 1);
+    // No echo came behind the `applied` answer: after a while it counts as skipped.
+    assert!(p.side.echo_overdue(id).unwrap());
     let (id, _, edit) = p.next().expect("the skipped edit goes again");
     p.reply(id, EditReply::Applied);
     p.change(7, edit);
@@ -540,7 +577,7 @@ fn regression_typing_that_resembles_a_skipped_edit_was_taken_for_its_echo() {
 #[test]
 fn regression_an_unversioned_edit_clamped_on_typed_text_was_taken_for_typing() {
     let mut p = Pair::new("<init>", 0);
-    p.side.hold_at_version_zero();
+    p.side.send_unversioned();
     p.remote(Operation::from_diff("<init>", "<b1><init><b2é>"));
     let edit = p
         .side
@@ -567,10 +604,93 @@ fn regression_an_unversioned_edit_clamped_on_typed_text_was_taken_for_typing() {
         "{:?}",
         p.proxy
     );
-    while let Some((id, _, fix)) = p.next() {
-        p.reply(id, EditReply::Applied);
-        let v = p.side.version() + 1;
-        p.change(v, fix);
+    p.apply_every_edit_and_converge();
+}
+
+/// Relay-restart seed 21 with stock Neovim given unversioned edits: a collaborator's
+/// edit went out as one replacement (two regions close together, `MERGE_GAP`) over
+/// several lines. The user
+/// typed `<a>` exactly where its range starts, before it arrived; Neovim applied it at
+/// its wire positions on the typed text, so it replaced `<a>` too, and reported the
+/// keystroke and the edit as two changes. Together they produce exactly the edit's
+/// text, so they passed for an echo split in two (as Eglot splits one): `<a>` was then
+/// in neither the editor nor the room.
+#[test]
+fn regression_typing_an_unversioned_edit_replaced_was_taken_for_part_of_its_echo() {
+    let mut p = Pair::new("<x>\n<y>", 0);
+    p.side.send_unversioned();
+    p.remote(
+        Operation::new()
+            .retain(3)
+            .insert("<r>")
+            .retain(4)
+            .insert("<s>"),
+    );
+    let edit = p.side.next_edit().unwrap().unwrap();
+    assert!(edit.unversioned);
+    // One replacement from (0, 3) to (1, 3): the two regions merged.
+    assert_eq!((edit.splice.offset, edit.splice.deleted), (3, 4));
+    p.reply(edit.id, EditReply::Applied);
+    // The keystroke at (0, 3), then the edit at (0, 3)..(1, 3) of the typed text.
+    let typed = insert(7, 3, "<a>");
+    let replaced = Operation::from_diff("<x><a>\n<y>", "<x><r>\n<y><s>");
+    p.changes(7, vec![typed, replaced]);
+    assert_eq!(
+        p.editor(),
+        "<x><r>\n<y><s>",
+        "the edit replaced the keystroke"
+    );
+    assert_eq!(
+        p.users.len(),
+        1,
+        "the keystroke is the user's: {:?}",
+        p.users
+    );
+    p.apply_every_edit_and_converge();
+    for piece in ["<a>", "<r>", "<s>", "<x>", "<y>"] {
+        assert_eq!(
+            p.proxy.matches(piece).count(),
+            1,
+            "{piece} in {:?}",
+            p.proxy
+        );
     }
-    p.assert_converged();
+}
+
+/// Editors test seed 9 (a client that ignores versions, given unversioned edits): the
+/// user typed five tokens, three at the start, while a collaborator's `<c1é>` for the end
+/// of `<init>` was on its way; the client applied it at its wire position (byte 6, in
+/// UTF-8) on the typed text, inside the token `<a3漢字>`, and reported it in the middle
+/// of its typing. It is found there, and moved where it was meant.
+#[test]
+fn an_unversioned_edit_applied_inside_unreported_typing_is_moved_where_meant() {
+    let mut p = Pair::new("<init>", 0);
+    p.side.send_unversioned();
+    p.side
+        .set_encoding(pairprog_protocol::position::PositionEncoding::Utf8);
+    p.remote(insert(6, 6, "<c1é>"));
+    let edit = p.side.next_edit().unwrap().unwrap();
+    p.reply(edit.id, EditReply::Applied);
+    let steps: [(usize, &str); 7] = [
+        (6, "<a1>"),
+        (0, "<a2🎉>"),
+        (0, "<a3漢字>"),
+        (19, "<a4漢字>"),
+        (19, "<a5\r\n>"),
+        // The edit, at byte 6 of the typed text: after `<a3漢`.
+        (4, "<c1é>"),
+        (37, "<a6>"),
+    ];
+    let mut text = p.editor();
+    let mut ops = Vec::new();
+    for (at, s) in steps {
+        let op = insert(text.chars().count(), at, s);
+        text = op.apply_str(&text).unwrap();
+        ops.push(op);
+    }
+    assert!(text.starts_with("<a3漢<c1é>字>"), "{text}");
+    p.changes(3, ops);
+    p.apply_every_edit_and_converge();
+    assert!(p.proxy.contains("<a3漢字>"), "{:?}", p.proxy);
+    assert_eq!(p.proxy.matches("<c1é>").count(), 1, "{:?}", p.proxy);
 }

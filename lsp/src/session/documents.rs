@@ -77,13 +77,20 @@ impl Session {
         }
         let mut doc = Document::new(language, Rope::from_str(&text), version);
         drop(text);
-        if self.caps.unchecked_version_zero() {
-            doc.hold_at_version_zero();
+        if !self.caps.versioned_edits() {
+            doc.send_unversioned();
         }
         doc.set_encoding(self.encoding);
         self.index
             .set_document_rope(uri.as_str(), &doc.language, doc.editor_text());
-        self.docs.insert(uri.clone(), OpenDocument { doc, path });
+        self.docs.insert(
+            uri.clone(),
+            OpenDocument {
+                doc,
+                path,
+                cursor_waiting: None,
+            },
+        );
         self.share(&uri).await;
     }
 
@@ -142,18 +149,14 @@ impl Session {
             .filter(|_| !self.plugin_cursors);
         if let (Some(path), Some(out)) = (&path, outcome.outgoing) {
             self.send_op(path, out).await;
-            if let Some(offset) = cursor {
-                let offset = offset as u64;
-                let selections = vec![Selection {
-                    anchor: offset,
-                    head: offset,
-                }];
-                self.send_connected(ClientMessage::Cursor {
-                    path: path.clone(),
-                    selections,
-                })
-                .await;
-            }
+        }
+        if let Some(offset) = cursor {
+            let offset = offset as u64;
+            let selections = vec![Selection {
+                anchor: offset,
+                head: offset,
+            }];
+            self.own_cursor(uri, selections).await;
         }
         self.flush_editor(uri);
         // Collaborators' cursors are drawn in the editor's text, which just caught up.
@@ -326,14 +329,14 @@ impl Session {
         crate::completion::inline_items(&suggestions, text, offset, self.encoding)
     }
 
-    /// The user's cursor from a plugin, sent to the room in the proxy's chars.
+    /// The user's cursor from a plugin, for the room (see `own_cursor`).
     pub(super) async fn local_cursor(&mut self, uri: &Uri, selections: &[(Position, Position)]) {
         let Some(open) = self.docs.get(uri) else {
             return;
         };
-        let (Some(path), true) = (open.path.clone(), open.doc.is_shared()) else {
+        if open.path.is_none() || !open.doc.is_shared() {
             return;
-        };
+        }
         let text = open.doc.editor_text();
         let to_local = |p: Position| {
             open.doc
@@ -346,24 +349,17 @@ impl Session {
                 head: to_local(*head),
             })
             .collect();
-        self.send_connected(ClientMessage::Cursor { path, selections })
-            .await;
+        self.own_cursor(uri, selections).await;
     }
 
-    /// The LSP range of `len` chars at `offset` of a document's editor text.
-    pub(super) fn editor_range(
-        &self,
-        uri: &Uri,
-        offset: usize,
-        len: usize,
-    ) -> Option<pairprog_protocol::Range> {
+    /// The editor position of a collaborator's cursor, given in the relay's text at the
+    /// revision we hold (see `move_cursors`).
+    pub(super) fn room_position(&self, uri: &Uri, offset: u64) -> Option<Position> {
         let open = self.docs.get(uri)?;
-        Some(span_to_range(
-            open.doc.editor_text(),
-            offset,
-            len,
-            self.encoding,
-        ))
+        let offset = open
+            .doc
+            .server_to_editor(usize::try_from(offset).unwrap_or(usize::MAX));
+        Some(span_to_range(open.doc.editor_text(), offset, 0, self.encoding).start)
     }
 }
 

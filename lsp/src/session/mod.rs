@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use pairprog_autocomplete::RoomIndex;
+use pairprog_protocol::messages::Selection;
 use pairprog_protocol::{Position, PositionEncoding, Range};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -35,19 +36,26 @@ pub struct ClientCaps {
     pub show_message_request: bool,
     pub show_document: bool,
     pub inline_completion: bool,
+    /// `clientInfo.name`, for the log only.
     pub client_name: String,
     /// `capabilities.experimental.pairprog.exactVersionCheck`: a plugin (ours for
     /// Neovim) promises to apply an edit only at exactly the version it is stamped with.
     pub exact_version_check: bool,
+    /// `capabilities.workspace.workspaceEdit.documentChanges`: the client takes
+    /// versioned document edits.
+    pub document_changes: bool,
 }
 
 impl ClientCaps {
-    /// Neovim opens documents at version 0 and applies an edit stamped 0 without
-    /// checking it (`lsp-clients.md` §1), unless our plugin checks for it; every other
-    /// client we know compares exactly.
-    pub fn unchecked_version_zero(&self) -> bool {
-        let name = self.client_name.to_ascii_lowercase();
-        (name.contains("neovim") || name == "nvim") && !self.exact_version_check
+    /// Whether edits to this client carry a version. A client that advertises
+    /// versioned document edits checks them (VS Code, Helix and Eglot refuse a stale
+    /// one), and so does our plugin. Stock Neovim advertises neither: it skips a stale
+    /// edit yet answers `applied: true` (and checks nothing at version 0), so its
+    /// answers would not say whether an edit was applied; it gets every edit unversioned
+    /// and applies each (`lsp-clients.md` §1). Decided from capabilities only: a client
+    /// that sends no `clientInfo` converges the same way.
+    pub fn versioned_edits(&self) -> bool {
+        self.exact_version_check || self.document_changes
     }
 }
 
@@ -121,8 +129,6 @@ pub enum Event {
         result: Result<CreatedRoom, String>,
         reply: Reply<Result<Value, String>>,
     },
-    /// From a relay link, as it sends them (see [`Event::RoomLink`]).
-    Link(LinkEvent),
     /// A link event stamped with the join it belongs to. Every join starts a new link
     /// whose connection generations start over, so after leaving and rejoining a room
     /// an event of the old link could pass for one of the new: the epoch tells them
@@ -139,6 +145,9 @@ pub struct OpenDocument {
     /// Its identity in a room: the path relative to the workspace root, `None` for a
     /// document outside the workspace (never shared).
     pub path: Option<String>,
+    /// Our latest cursor while our edits await the relay, in the relay's text at the
+    /// revision we hold; sent once they are all acknowledged (see `own_cursor`).
+    pub cursor_waiting: Option<Vec<Selection>>,
 }
 
 pub struct Session {
@@ -150,8 +159,10 @@ pub struct Session {
     root: Option<PathBuf>,
     encoding: PositionEncoding,
     caps: ClientCaps,
-    /// Stable for the life of the process, so the relay recognises our resends.
-    client_id: String,
+    /// The secret the relay derives our public client id from
+    /// (`pairprog_protocol::identity`), stable for the life of a join, so the relay
+    /// recognises our resends and nobody else can speak as us.
+    client_key: String,
     docs: HashMap<Uri, OpenDocument>,
     /// The completion index: the editor's text of every open document.
     index: RoomIndex,
@@ -162,9 +173,11 @@ pub struct Session {
     link_epoch: u64,
 }
 
-fn random_id() -> String {
-    let mut bytes = [0u8; 12];
-    // Without a random source the id only needs to differ between this process's runs.
+/// A client key: 32 random bytes (256 bits) in hex.
+fn random_key() -> String {
+    let mut bytes = [0u8; 32];
+    // Without a random source (not seen on any system we support) the key at least
+    // differs between this process's runs, though another member could guess it.
     if getrandom::fill(&mut bytes).is_err() {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -196,7 +209,7 @@ impl Session {
                 root: None,
                 encoding: PositionEncoding::Utf16,
                 caps: ClientCaps::default(),
-                client_id: random_id(),
+                client_key: random_key(),
                 docs: HashMap::new(),
                 index: RoomIndex::new(),
                 room: None,
@@ -221,6 +234,13 @@ impl Session {
                 self.settings = settings;
                 self.root = root;
                 self.encoding = encoding;
+                // The client's name is for the log only: nothing may depend on it, since
+                // a client need not send one.
+                tracing::info!(
+                    client = caps.client_name,
+                    versioned_edits = caps.versioned_edits(),
+                    "initialized"
+                );
                 self.caps = caps;
             }
             Event::Initialized => {
@@ -300,9 +320,6 @@ impl Session {
                     let _ = reply.send(Err(e));
                 }
             },
-            Event::Link(event) => {
-                tracing::warn!(?event, "a link event without its join's epoch; dropped");
-            }
             Event::RoomLink { epoch, event } => {
                 if self.room.as_ref().is_some_and(|r| r.epoch == epoch) {
                     self.link_event(event).await;

@@ -11,7 +11,8 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::Session;
-use pairprog_protocol::Range;
+use pairprog_protocol::messages::{ClientMessage, Selection};
+use pairprog_protocol::{Bias, Operation, Range};
 
 /// `$/pairprog/presence`: the room's participants and their cursors in the documents open
 /// here, positions in the negotiated encoding. Mirrored by the VS Code and Neovim plugins.
@@ -46,8 +47,8 @@ impl Session {
                 .iter()
                 .filter_map(|s| {
                     Some(EditorSelection {
-                        anchor: self.editor_range(&uri, s.anchor as usize, 0)?.start,
-                        head: self.editor_range(&uri, s.head as usize, 0)?.start,
+                        anchor: self.room_position(&uri, s.anchor)?,
+                        head: self.room_position(&uri, s.head)?,
                     })
                 })
                 .collect();
@@ -88,6 +89,85 @@ impl Session {
         }
     }
 
+    /// Moves the cursors of document `path` over a new revision of the relay's text, as
+    /// the relay moves the ones it keeps: the author's own cursor goes past their insert,
+    /// every other stays in front of it (`author` is `None` for ours). `presence` states
+    /// cursors at the revision it arrives after, and our waiting cursor is in the text of
+    /// the revision we hold, so each stays in the text of the revision we hold.
+    pub(super) fn revision_applied(
+        &mut self,
+        uri: &Uri,
+        path: &str,
+        op: &Operation,
+        author: Option<&str>,
+    ) {
+        if let Some(room) = &mut self.room {
+            for cursor in room.cursors.values_mut().filter(|c| c.path == path) {
+                let bias = if Some(cursor.participant_id.as_str()) == author {
+                    Bias::After
+                } else {
+                    Bias::Before
+                };
+                move_selections(&mut cursor.selections, op, bias);
+            }
+        }
+        let waiting = self
+            .docs
+            .get_mut(uri)
+            .and_then(|o| o.cursor_waiting.as_mut());
+        if let Some(selections) = waiting {
+            let bias = if author.is_none() {
+                Bias::After
+            } else {
+                Bias::Before
+            };
+            move_selections(selections, op, bias);
+        }
+    }
+
+    /// Our cursor (offsets in the proxy's text) for the room. The relay reads offsets
+    /// against its own text, which lacks our unacknowledged edits: sent now, a cursor
+    /// after them would point past the relay's text (clamped, drawn behind the typist)
+    /// or into someone else's. So it waits, stated in the relay's text at our revision
+    /// and moved with every revision, until our edits are all acknowledged. Meanwhile
+    /// the relay and the others move our last cursor past each insert of ours.
+    pub(super) async fn own_cursor(&mut self, uri: &Uri, selections: Vec<Selection>) {
+        let Some(open) = self.docs.get_mut(uri) else {
+            return;
+        };
+        let server = |offset: u64| {
+            let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+            open.doc.local_to_server(offset) as u64
+        };
+        let selections: Vec<Selection> = selections
+            .iter()
+            .map(|s| Selection {
+                anchor: server(s.anchor),
+                head: server(s.head),
+            })
+            .collect();
+        open.cursor_waiting = Some(selections);
+        self.release_own_cursor(uri).await;
+    }
+
+    /// Sends our waiting cursor once nothing of ours awaits the relay.
+    pub(super) async fn release_own_cursor(&mut self, uri: &Uri) {
+        let Some(open) = self.docs.get_mut(uri) else {
+            return;
+        };
+        let Some(path) = open.path.clone() else {
+            return;
+        };
+        if !open.doc.is_shared() || !open.doc.relay_synchronized() {
+            return;
+        }
+        let Some(selections) = open.cursor_waiting.take() else {
+            return;
+        };
+        self.send_connected(ClientMessage::Cursor { path, selections })
+            .await;
+    }
+
     /// Cursors moved or someone left: plugins and inlay hints both need to know.
     pub(super) fn presence_changed(&self) {
         self.publish_presence();
@@ -126,10 +206,9 @@ impl Session {
                 continue;
             };
             for selection in &cursor.selections {
-                let Some(at) = self.editor_range(uri, selection.head as usize, 0) else {
+                let Some(at) = self.room_position(uri, selection.head) else {
                     continue;
                 };
-                let at = at.start;
                 if at.line < range.start.line || at.line > range.end.line {
                     continue;
                 }
@@ -161,5 +240,16 @@ impl Session {
                 file.display()
             ),
         );
+    }
+}
+
+fn move_selections(selections: &mut [Selection], op: &Operation, bias: Bias) {
+    let moved = |offset: u64| {
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        op.transform_offset(offset, bias) as u64
+    };
+    for s in selections {
+        s.anchor = moved(s.anchor);
+        s.head = moved(s.head);
     }
 }

@@ -71,14 +71,15 @@ impl Session {
         // (client id, seq) it has committed before, as a resend; our seqs start over
         // with each join, so with the old id every edit after a rejoin was acknowledged
         // and thrown away (issue 14, item 2). Reconnects within one join keep the id,
-        // which is what makes their resends safe.
-        self.client_id = super::random_id();
+        // which is what makes their resends safe. The key is what we keep; the relay
+        // derives the public id from it.
+        self.client_key = super::random_key();
         self.link_epoch += 1;
         let epoch = self.link_epoch;
         let link = LinkHandle::spawn(
             self.settings.room_url(&room),
             self.settings.name.clone(),
-            self.client_id.clone(),
+            self.client_key.clone(),
             self.settings.ca_file.clone(),
             secret.clone(),
             stamp_link_events(epoch, self.events.clone()),
@@ -333,16 +334,25 @@ impl Session {
                 let Some(open) = self.docs.get_mut(&uri) else {
                     return;
                 };
+                if let Some(committed) = open.doc.in_flight_op(seq).cloned() {
+                    self.revision_applied(&uri, &path, &committed, None);
+                }
+                let Some(open) = self.docs.get_mut(&uri) else {
+                    return;
+                };
                 match open.doc.ack(seq) {
                     Ok(Some(out)) => self.send_op(&path, out).await,
-                    Ok(None) => {}
+                    Ok(None) => self.release_own_cursor(&uri).await,
                     Err(e) => self.bridge_failed(&uri, e).await,
                 }
             }
-            ServerMessage::Remote { path, op, .. } => {
+            ServerMessage::Remote {
+                path, op, author, ..
+            } => {
                 let Some(uri) = self.uri_of(&path) else {
                     return;
                 };
+                self.revision_applied(&uri, &path, &op, Some(&author));
                 let Some(open) = self.docs.get_mut(&uri) else {
                     return;
                 };
@@ -400,11 +410,15 @@ impl Session {
         let Some(uri) = self.uri_of(path) else {
             return;
         };
-        let client_id = self.client_id.clone();
+        // History entries name their authors by public id, derived from our key.
+        let client_id = pairprog_protocol::identity::client_id(&self.client_key);
         let room_id = self.room.as_ref().map(|r| r.id.clone()).unwrap_or_default();
         let Some(open) = self.docs.get_mut(&uri) else {
             return;
         };
+        // A waiting cursor was in the text of the revision we held before; the catch-up
+        // moves the text on without it. The next cursor the user makes goes instead.
+        open.cursor_waiting = None;
         let result = if open.doc.is_shared() {
             open.doc
                 .reopened(operations.as_deref(), text.as_deref(), revision, &client_id)
@@ -541,16 +555,12 @@ impl Session {
 
 /// A channel for one link's events that passes them on to the session stamped with
 /// `epoch`. Bounded like the session's own queue; the forwarding task ends with the link.
-fn stamp_link_events(epoch: u64, events: mpsc::Sender<Event>) -> mpsc::Sender<Event> {
+fn stamp_link_events(epoch: u64, events: mpsc::Sender<Event>) -> mpsc::Sender<LinkEvent> {
     const CAPACITY: usize = 256;
-    let (tx, mut rx) = mpsc::channel::<Event>(CAPACITY);
+    let (tx, mut rx) = mpsc::channel::<LinkEvent>(CAPACITY);
     tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
-            let event = match event {
-                Event::Link(event) => Event::RoomLink { epoch, event },
-                other => other,
-            };
-            if events.send(event).await.is_err() {
+            if events.send(Event::RoomLink { epoch, event }).await.is_err() {
                 return;
             }
         }

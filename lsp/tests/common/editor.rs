@@ -76,6 +76,15 @@ impl Behaviour {
         Behaviour::Unnamed,
     ];
 
+    /// Whether the editor's buffer keeps its final line break outside the text, so its
+    /// user can never delete it (Vim and Neovim).
+    fn keeps_final_line_break(self) -> bool {
+        matches!(
+            self,
+            Behaviour::Neovim | Behaviour::Unnamed | Behaviour::VimLsp
+        )
+    }
+
     /// Stock Neovim's edit handling and debouncing (whatever it calls itself).
     fn neovim_like(self) -> bool {
         matches!(self, Behaviour::Neovim | Behaviour::Unnamed)
@@ -127,6 +136,13 @@ impl Behaviour {
         !self.neovim_like()
     }
 
+    /// Whether the capabilities promise a version check (`documentChanges`; no model
+    /// here plays our plugin's `exactVersionCheck`): the server sends the others only
+    /// unversioned edits.
+    fn checks_versions(self) -> bool {
+        self.advertises_document_changes()
+    }
+
     /// Neovim, Eglot and Vim send their pending changes before any request of their own.
     fn debounces(self) -> bool {
         matches!(self, Behaviour::Eglot | Behaviour::VimLsp) || self.neovim_like()
@@ -153,6 +169,8 @@ pub struct EditorOptions {
     pub max_latency: Duration,
     /// Extra certificate authorities for a `wss://` relay (`initializationOptions.caFile`).
     pub ca_file: Option<std::path::PathBuf>,
+    /// Neovim's `debounce_text_changes` (150 ms unless a user set it otherwise).
+    pub neovim_debounce: Duration,
 }
 
 impl EditorOptions {
@@ -167,7 +185,14 @@ impl EditorOptions {
             seed,
             max_latency: Duration::from_millis(15),
             ca_file: None,
+            neovim_debounce: NEOVIM_DEBOUNCE,
         }
+    }
+
+    /// A Neovim whose user set `debounce_text_changes` to `debounce`.
+    pub fn neovim_debounce(mut self, debounce: Duration) -> EditorOptions {
+        self.neovim_debounce = debounce;
+        self
     }
 
     pub fn ca_file(mut self, path: &Path) -> EditorOptions {
@@ -230,6 +255,8 @@ type ParsedEdit = (String, Option<i64>, Vec<(Range, String)>);
 
 struct State {
     behaviour: Behaviour,
+    /// Neovim's `debounce_text_changes`.
+    neovim_debounce: Duration,
     name: String,
     encoding: PositionEncoding,
     docs: BTreeMap<String, Doc>,
@@ -362,6 +389,7 @@ impl ScriptedEditor {
         let latency_rng = Rng::new(rng.next_u64());
         let state = Arc::new(Mutex::new(State {
             behaviour,
+            neovim_debounce: options.neovim_debounce,
             name: options.name.clone(),
             encoding: PositionEncoding::Utf16,
             docs: BTreeMap::new(),
@@ -740,7 +768,12 @@ impl ScriptedEditor {
         let mut made = 0;
         for _ in 0..count {
             let doc = st.docs.get_mut(&uri).expect("the document is open");
-            let Some(e) = edit(&doc.text) else { continue };
+            let Some(mut e) = edit(&doc.text) else {
+                continue;
+            };
+            if behaviour.keeps_final_line_break() {
+                keep_final_line_break(&doc.text, &mut e);
+            }
             if e.start == e.end && e.text.is_empty() {
                 continue;
             }
@@ -919,6 +952,30 @@ fn apply_change(
     change
 }
 
+/// Vim and Neovim keep a buffer's final line break outside the text ('eol'): their users
+/// cannot delete it nor type after it. A typed edit that would leave a text that ended
+/// with a line break without one ends with that line break instead, as `Go`, `dd` or `D`
+/// on the last line do.
+fn keep_final_line_break(rope: &Rope, edit: &mut Edit) {
+    let text = rope.to_string();
+    let eol = if text.ends_with("\r\n") {
+        "\r\n"
+    } else if text.ends_with('\n') {
+        "\n"
+    } else {
+        return;
+    };
+    let len = rope.len_chars();
+    if edit.end == len && !edit.text.ends_with('\n') {
+        edit.text.push_str(eol);
+        if rope.slice(edit.start..edit.end) == edit.text.as_str() {
+            // Only the line break itself was deleted: the keys did nothing.
+            edit.end = edit.start;
+            edit.text.clear();
+        }
+    }
+}
+
 /// Where Neovim 0.11's `apply_text_edits` really applies an edit (`lsp/util.lua`). Its
 /// buffer has one line fewer than LSP counts when the text ends with a line break (the
 /// empty "line" after it is not one): a range starting at or past the last line appends
@@ -1091,8 +1148,8 @@ impl State {
             // Neovim's `next_debounce`: the timer restarts on each change, but only
             // for what remains of 150 ms since the last send; zero sends at once.
             Behaviour::Neovim | Behaviour::Unnamed => match doc.last_flush {
-                None => NEOVIM_DEBOUNCE,
-                Some(t) => NEOVIM_DEBOUNCE.saturating_sub(now - t),
+                None => self.neovim_debounce,
+                Some(t) => self.neovim_debounce.saturating_sub(now - t),
             },
             // Eglot's idle timer restarts on each change.
             Behaviour::Eglot => EGLOT_IDLE,
@@ -1223,10 +1280,10 @@ impl State {
         let behaviour = self.behaviour;
         let doc = self.docs.get_mut(&uri).expect("open");
         let current = doc.version;
-        // A null version is allowed only where it is applied unchecked like 0 anyway.
+        // A null version is allowed only for a client that promises no version check.
         let reported_ok = match version {
             Some(v) => doc.reported.contains(&v),
-            None => behaviour == Behaviour::Neovim && doc.reported.contains(&0),
+            None => !behaviour.checks_versions(),
         };
         // Edits in one TextDocumentEdit all refer to the text before any of them;
         // applied bottom-up, each range stays valid.
@@ -1442,11 +1499,12 @@ impl State {
             let first = changes.first()?;
             let uri = first["textDocument"]["uri"].as_str()?.to_owned();
             let version = first["textDocument"]["version"].as_i64();
-            // Never null. Version 0 only for clients that check 0 exactly: Neovim skips
-            // its check for 0, so an edit stamped 0 could land on changed text.
-            // Null only for Neovim, which applies null and 0 alike, unchecked.
-            let zero_unchecked = self.behaviour == Behaviour::Neovim;
-            if version.map_or(!zero_unchecked, |v| v < 0 || (v == 0 && zero_unchecked)) {
+            // Null exactly for the clients that promise no version check (stock Neovim
+            // and its unnamed twin: they skip a stale edit yet answer `applied: true`, so
+            // only an unversioned edit, always applied, gives an answer that is true).
+            // Everyone else gets the version it reported, never a negative one.
+            let unversioned = !self.behaviour.checks_versions();
+            if version.map_or(!unversioned, |v| unversioned || v < 0) {
                 self.violation(format!(
                     "applyEdit with version {}: {params}",
                     first["textDocument"]["version"]

@@ -149,10 +149,16 @@ pub struct TestRelay {
 
 impl TestRelay {
     pub async fn start() -> TestRelay {
+        TestRelay::start_with(|_| {}).await
+    }
+
+    /// The same, with `tweak` applied to the relay's configuration.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestRelay {
         let db = TestDb::postgres().await;
         let mut config = Config::defaults();
         config.listen = "127.0.0.1:0".parse().expect("a loopback address");
         config.database_url = Some(db.url.clone());
+        tweak(&mut config);
         let relay = Relay::start(config).await.expect("the relay starts");
         let api = RelayApi::new(format!("http://{}", relay.addr));
         TestRelay {
