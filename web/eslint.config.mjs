@@ -25,7 +25,7 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       parserOptions: { project: false, program: null, projectService: false },
-      globals: { process: "readonly", localStorage: "readonly", console: "readonly", document: "readonly", window: "readonly", setTimeout: "readonly", clearTimeout: "readonly", URL: "readonly", fetch: "readonly", Buffer: "readonly", performance: "readonly", AbortSignal: "readonly" },
+      globals: { process: "readonly", localStorage: "readonly", console: "readonly", document: "readonly", window: "readonly", navigator: "readonly", WebSocket: "readonly", setTimeout: "readonly", clearTimeout: "readonly", URL: "readonly", fetch: "readonly", Buffer: "readonly", performance: "readonly", AbortSignal: "readonly" },
     },
   },
 );

@@ -26,18 +26,30 @@ const MAX_BACKOFF_MS = 4000;
 /** A REST probe after a failed connect gives up after this long. */
 const PROBE_TIMEOUT_MS = 3000;
 
+/** 32 random bytes from the browser's secure source, as 64 hex digits. */
+function newClientKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export class Connection {
   private socket: WebSocket | null = null;
   private attempt = 0;
   private everConnected = false;
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** Our public id, from the relay's `welcome`: the id our operations carry in history. */
   clientId: string | undefined;
+  /**
+   * The secret the relay derives `clientId` from, kept for the page's life so a resend
+   * after a reconnect is recognised; nobody else can speak as us without it.
+   */
+  private readonly clientKey = newClientKey();
 
   constructor(
     private readonly roomId: string,
     private readonly secret: string,
-    private readonly name: string,
+    private name: string,
     private readonly events: ConnectionEvents,
   ) {}
 
@@ -58,6 +70,21 @@ export class Connection {
     return true;
   }
 
+  /**
+   * Joins again under a new name. The protocol has no rename message (a name is given
+   * once, in `hello`), so the page reconnects: the others see it leave and join again,
+   * and an edit in flight is resent as after any reconnect.
+   */
+  rename(name: string): void {
+    this.name = name;
+    const socket = this.socket;
+    // Not connected: the next hello carries the new name.
+    if (socket === null || this.stopped) return;
+    this.socket = null;
+    socket.close(1000);
+    this.open();
+  }
+
   private open(): void {
     this.events.state(this.everConnected ? { kind: "reconnecting", attempt: this.attempt, inMs: 0 } : { kind: "connecting" });
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -68,8 +95,12 @@ export class Connection {
     this.socket = socket;
     let welcomed = false;
     socket.onopen = () => {
-      const hello: ClientMessage = { type: "hello", protocol: PROTOCOL_VERSION, name: this.name };
-      if (this.clientId !== undefined) hello.clientId = this.clientId;
+      const hello: ClientMessage = {
+        type: "hello",
+        protocol: PROTOCOL_VERSION,
+        name: this.name,
+        clientKey: this.clientKey,
+      };
       socket.send(JSON.stringify(hello));
     };
     socket.onmessage = (event: MessageEvent) => {

@@ -19,7 +19,9 @@ export interface Selection {
 }
 
 export type ClientMessage =
-  | { type: "hello"; protocol: number; name: string; clientId?: string }
+  // clientKey: a secret of at least 128 random bits, kept across reconnects and never
+  // shown; the relay derives the public clientId (in welcome and history) from it.
+  | { type: "hello"; protocol: number; name: string; clientKey?: string }
   | { type: "open"; path: string; language?: string; text?: string; revision?: number }
   | { type: "close"; path: string }
   | { type: "op"; path: string; base: number; seq: number; op: Component[] }

@@ -233,6 +233,31 @@ export class Operation {
     return now;
   }
 
+  /**
+   * Where `offset` (in chars, in the target document) was in the base document: the
+   * inverse of `transformOffset` for kept text; inside inserted text, the insert's start.
+   * Mirrors protocol's `Operation::base_offset`.
+   */
+  baseOffset(offset: number): number {
+    offset = Math.min(Math.max(offset, 0), this.targetLength);
+    let old = 0;
+    let now = 0;
+    for (const c of this.ops) {
+      if (typeof c === "string") {
+        const len = charLen(c);
+        if (now + len >= offset) return old;
+        now += len;
+      } else if (c > 0) {
+        if (now + c > offset) return old + (offset - now);
+        old += c;
+        now += c;
+      } else {
+        old -= c;
+      }
+    }
+    return old;
+  }
+
   /** The operation replacing `deleted` chars at `at` with `text` in a document of `len`. */
   static splice(len: number, at: number, deleted: number, text: string): Operation {
     return new Operation().retain(at).insert(text).delete(deleted).retain(len - at - deleted);

@@ -3,8 +3,10 @@
 // relay's text at the last revision seen, and catches up after a reconnect. The caller
 // sends what it returns and applies the returned operations to the editor.
 
+import type { Text } from "@codemirror/state";
 import { OtClient } from "./client.js";
-import { Operation } from "./operation.js";
+import { applyToText, textOf } from "./doc.js";
+import { Bias, Operation } from "./operation.js";
 import { charLen } from "./units.js";
 import type { HistoryEntry } from "../protocol.js";
 
@@ -18,11 +20,14 @@ export class DocSync {
   private ot: OtClient;
   private seq = 0;
   private inFlightSeq: number | null = null;
-  /** The relay's text at `revision`: what a resync after a long absence diffs against. */
-  private server: string;
+  /**
+   * The relay's text at `revision`: what a resync after a long absence diffs against. A
+   * CodeMirror `Text`, so keeping it costs each operation time in proportion to its size.
+   */
+  private server: Text;
 
   constructor(text: string, revision: number) {
-    this.server = text;
+    this.server = textOf(text);
     this.ot = new OtClient(revision);
   }
 
@@ -40,6 +45,27 @@ export class DocSync {
     return (this.ot.inFlight ? 1 : 0) + (this.ot.buffer ? 1 : 0);
   }
 
+  /** Our operation `seq`, if it is the one in flight: what an ack of `seq` commits. */
+  inFlightOp(seq: number): Operation | null {
+    return seq === this.inFlightSeq ? this.ot.inFlight : null;
+  }
+
+  /**
+   * An offset in the editor's text, stated in the relay's text at `revision`: our
+   * unacknowledged edits taken out (inside one, its start; the relay moves our cursor
+   * past our own insert when it commits).
+   */
+  toServer(offset: number): number {
+    const pending = this.ot.pending();
+    return pending === null ? offset : pending.baseOffset(offset);
+  }
+
+  /** An offset in the relay's text at `revision`, in the editor's text (before our own inserts there). */
+  fromServer(offset: number): number {
+    const pending = this.ot.pending();
+    return pending === null ? offset : pending.transformOffset(offset, Bias.Before);
+  }
+
   /** A local edit, already in the editor. */
   local(op: Operation): Outgoing | null {
     if (op.isNoop()) return null;
@@ -51,7 +77,7 @@ export class DocSync {
   ack(seq: number): Outgoing | null {
     if (seq !== this.inFlightSeq) return null;
     const sent = this.ot.inFlight;
-    if (sent !== null) this.server = sent.apply(this.server);
+    if (sent !== null) this.server = applyToText(sent, this.server);
     this.inFlightSeq = null;
     const next = this.ot.serverAck();
     return next === null ? null : this.numbered(next);
@@ -59,7 +85,7 @@ export class DocSync {
 
   /** A collaborator's committed operation; returns what to apply to the editor. */
   remote(op: Operation): Operation {
-    this.server = op.apply(this.server);
+    this.server = applyToText(op, this.server);
     return this.ot.applyRemote(op);
   }
 
@@ -91,9 +117,9 @@ export class DocSync {
     if (text === undefined) return { remote: [], out: this.resend() };
     // Too far behind for operations: what we missed becomes one diff, and our pending
     // edits are rebased past it and sent as a new operation.
-    const missed = diff(this.server, text);
+    const missed = diff(this.server.toString(), text);
     const pending = this.ot.pending();
-    this.server = text;
+    this.server = textOf(text);
     this.ot = new OtClient(revision);
     this.inFlightSeq = null;
     if (pending === null) return { remote: [missed], out: null };

@@ -5,7 +5,7 @@
 
 import { Prec, StateEffect, StateField, type Extension } from "@codemirror/state";
 import { EditorView, keymap, showTooltip, ViewPlugin, type Tooltip, type ViewUpdate } from "@codemirror/view";
-import { charOffset } from "../ot/units.js";
+import { docCharOffset } from "../ot/doc.js";
 
 interface Ghost {
   pos: number;
@@ -79,7 +79,7 @@ export function ghostText(language: () => string, enabled: () => boolean): Exten
           const res = await fetch("/api/autocomplete", {
             method: "POST",
             headers: { "Content-Type": "application/json" },
-            body: JSON.stringify({ code, cursorPosition: charOffset(code, sel.head), language: language() }),
+            body: JSON.stringify({ code, cursorPosition: docCharOffset(state.doc, sel.head), language: language() }),
             signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
           });
           if (!res.ok) return;

@@ -2,16 +2,17 @@
 // CodeMirror state per open document, and wires files, people, presence, connection
 // state and links to the DOM. The OT bookkeeping lives in ../ot/sync.ts.
 
-import { EditorState, Transaction } from "@codemirror/state";
+import { connection, handleConnection, name, roomId, secret } from "./early.js";
+import { EditorState, Transaction, type StateEffect } from "@codemirror/state";
 import { EditorView } from "@codemirror/view";
-import { Connection, type ConnectionState } from "../connection.js";
+import type { ConnectionState } from "../connection.js";
 import { Bias, Operation } from "../ot/operation.js";
 import { DocSync, type Outgoing } from "../ot/sync.js";
-import { charOffset, utf16Offset } from "../ot/units.js";
+import { docCharOffset, docUtf16Offset, operationToChanges } from "../ot/doc.js";
 import type { CursorInfo, DocumentInfo, Participant, ServerMessage } from "../protocol.js";
-import { byId, cspNonce, displayName, roomLink } from "../shared.js";
+import { byId, roomLink, saveName } from "../shared.js";
 import { setRemoteCursors, type RemoteCursor } from "./cursors.js";
-import { editorExtensions, operationToChanges, remoteEdit } from "./editor.js";
+import { editorExtensions, remoteEdit, wrapCompartment, wrapping } from "./editor.js";
 import { LANGUAGES, languageOfPath, languageSupport } from "./languages.js";
 import { languageCompartment } from "./editor.js";
 
@@ -24,16 +25,28 @@ interface Doc {
   ready: boolean;
   /** An `open` is on its way; another would restart the subscription for nothing. */
   opening: boolean;
-  /** Collaborators' cursors in chars, as last received, for when the document is shown. */
+  /** The language and wrapping its state was made or last shown with. */
+  configured: { language: string; wrap: boolean };
+  /**
+   * Collaborators' cursors in chars of the relay's text at the revision we hold (what
+   * `presence` states), moved with every revision; shown through our pending edits.
+   */
   cursors: Map<string, CursorInfo>;
+  /**
+   * Our latest cursor while our edits await the relay, in the relay's text at the
+   * revision we hold; sent once they are all acknowledged (see `sendOwnCursor`).
+   */
+  cursorWaiting: Selection[] | null;
+}
+
+interface Selection {
+  anchor: number;
+  head: number;
 }
 
 /** At most one cursor update per this many milliseconds. */
 const CURSOR_THROTTLE_MS = 50;
-
-const roomId = decodeURIComponent(location.pathname.replace(/^\/r\//, "").replace(/\/$/, ""));
-const secret = location.hash.replace(/^#/, "");
-const name = displayName();
+const WRAP_KEY = "pairprog.wrap";
 
 const docs = new Map<string, Doc>();
 const people = new Map<string, Participant>();
@@ -42,6 +55,8 @@ let active: string | null = null;
 let readOnly = false;
 let cursorTimer: ReturnType<typeof setTimeout> | null = null;
 let readyAt: number | null = null;
+/** Whether long lines wrap: a choice kept in this browser. */
+let wrap = localStorage.getItem(WRAP_KEY) !== "0";
 
 const statusEl = byId("status");
 const messageEl = byId("message");
@@ -50,19 +65,20 @@ const peopleEl = byId("people");
 const countEl = byId("count");
 const pathEl = byId("editor-path");
 
-const view = new EditorView({ parent: byId("editor"), extensions: EditorView.cspNonce.of(cspNonce()) });
-view.dom.hidden = true;
+/**
+ * The editor, made when the first document is shown, with that document's state: made
+ * empty up front, CodeMirror would build its DOM twice before anything is editable.
+ */
+let view: EditorView | null = null;
 
-const connection = new Connection(roomId, secret, name, {
-  message: onMessage,
-  state: onState,
-});
+handleConnection({ message: onMessage, state: onState });
 
 byId("room-title").textContent = `Room ${roomId}`;
 document.title = `${roomId} · pairprog`;
 setupLinks();
 setupAddFile();
-connection.start();
+setupWrap();
+setupRename();
 
 // A read-only handle for tests and for debugging from the console.
 (window as unknown as { pairprog: object }).pairprog = {
@@ -80,6 +96,7 @@ function onState(state: ConnectionState): void {
       statusEl.textContent = "Connecting…";
       break;
     case "connected":
+      performance.mark("pairprog:welcome");
       statusEl.textContent = state.reconnected ? "Reconnected" : "Connected";
       break;
     case "reconnecting": {
@@ -122,13 +139,23 @@ function onMessage(msg: ServerMessage): void {
       break;
     case "ack": {
       const d = docs.get(msg.path);
+      const committed = d?.sync?.inFlightOp(msg.seq);
+      if (d && committed) moveCursors(d, committed, me?.id ?? "");
       if (d?.sync) send(d, d.sync.ack(msg.seq));
+      if (d) releaseOwnCursor(d);
       updateSyncedFlag();
       break;
     }
     case "remote": {
       const d = docs.get(msg.path);
-      if (d?.sync) applyRemote(d, d.sync.remote(Operation.fromJSON(msg.op)));
+      if (d?.sync) {
+        const op = Operation.fromJSON(msg.op);
+        moveCursors(d, op, msg.author);
+        applyRemote(d, d.sync.remote(op));
+        // The author's cursor moves past their own insert, which mapping the shown
+        // cursors through the change (CodeMirror keeps them in front) would not do.
+        if (active === d.info.path && d.cursors.has(msg.author)) refreshCursors();
+      }
       break;
     }
     case "joined":
@@ -159,6 +186,7 @@ function onMessage(msg: ServerMessage): void {
 }
 
 function onOpened(msg: Extract<ServerMessage, { type: "opened" }>): void {
+  performance.mark("pairprog:opened");
   let d = docs.get(msg.path);
   if (d === undefined) {
     d = addDocument({ path: msg.path, language: msg.language, revision: msg.revision });
@@ -167,11 +195,15 @@ function onOpened(msg: Extract<ServerMessage, { type: "opened" }>): void {
   d.info.language = msg.language;
   d.opening = false;
   d.cursors.clear();
+  // A waiting cursor was in the text of the revision we held; the catch-up moves on
+  // without it, and the next cursor the user makes goes instead.
+  d.cursorWaiting = null;
   for (const c of msg.cursors) if (c.selections.length > 0) d.cursors.set(c.participantId, c);
   if (d.sync === null) {
     const text = msg.text ?? "";
     d.sync = new DocSync(text, msg.revision);
     d.state = EditorState.create({ doc: text, extensions: extensionsFor(msg.language) });
+    d.configured = { language: msg.language, wrap };
     d.ready = true;
     if (active === msg.path) show(d);
   } else {
@@ -199,6 +231,17 @@ function onError(code: string, message: string, path: string | undefined): void 
     showMessage("This link is read-only: your changes are not shared.");
     return;
   }
+  if (code === "not_open" && d?.sync) {
+    // The relay does not count us as subscribed (a message overtook our reopen, or it
+    // let the document go): reopen from the revision we know, which keeps and resends
+    // the pending edits as after a reconnect. Starting over from the relay's text would
+    // drop them (the e2e relay-restart test lost 30 typed tokens that way).
+    if (d.ready) {
+      d.ready = false;
+      d.opening = connection.send({ type: "open", path: d.info.path, revision: d.sync.revision });
+    }
+    return;
+  }
   if (d && ["invalid_operation", "future_revision", "stale_revision", "not_open"].includes(code)) {
     // Our view of the document and the relay's disagree: start it over from the relay's.
     showMessage(`The document ${d.info.path} was reloaded from the relay (${message}).`);
@@ -213,7 +256,7 @@ function onError(code: string, message: string, path: string | undefined): void 
 function addDocument(info: DocumentInfo): Doc {
   const known = docs.get(info.path);
   if (known) return known;
-  const d: Doc = { info, sync: null, state: null, ready: false, opening: false, cursors: new Map() };
+  const d: Doc = { info, sync: null, state: null, ready: false, opening: false, configured: { language: info.language, wrap }, cursors: new Map(), cursorWaiting: null };
   docs.set(info.path, d);
   return d;
 }
@@ -228,13 +271,13 @@ function extensionsFor(language: string) {
     },
     language,
     readOnly,
+    wrap,
   );
 }
 
 function localEdit(op: Operation): void {
   const d = active === null ? undefined : docs.get(active);
   if (!d?.sync) return;
-  moveCursors(d, op);
   send(d, d.sync.local(op));
   updateSyncedFlag();
 }
@@ -248,10 +291,10 @@ function send(d: Doc, out: Outgoing | null): void {
 
 function applyRemote(d: Doc, op: Operation): void {
   if (op.isNoop()) return;
-  moveCursors(d, op);
   const annotations = [remoteEdit.of(true), Transaction.addToHistory.of(false)];
-  if (active === d.info.path && !view.dom.hidden) {
-    view.dispatch({ changes: operationToChanges(op, view.state.doc), annotations });
+  const shown = shownView();
+  if (active === d.info.path && shown !== null) {
+    shown.dispatch({ changes: operationToChanges(op, shown.state.doc), annotations });
   } else if (d.state !== null) {
     d.state = d.state.update({ changes: operationToChanges(op, d.state.doc), annotations }).state;
   }
@@ -260,8 +303,14 @@ function applyRemote(d: Doc, op: Operation): void {
   window.dispatchEvent(new Event("pairprog:remote"));
 }
 
+/** The editor, when it shows a document. */
+function shownView(): EditorView | null {
+  return view !== null && !view.dom.hidden ? view : null;
+}
+
 function docText(path: string): string | null {
-  if (path === active && !view.dom.hidden) return view.state.doc.toString();
+  const shown = shownView();
+  if (path === active && shown !== null) return shown.state.doc.toString();
   return docs.get(path)?.state?.doc.toString() ?? null;
 }
 
@@ -269,7 +318,8 @@ function docText(path: string): string | null {
 function activate(path: string): void {
   if (active !== null && active !== path) {
     const prev = docs.get(active);
-    if (prev && !view.dom.hidden) prev.state = view.state;
+    const shown = shownView();
+    if (prev && shown !== null) prev.state = shown.state;
     sendCursor(active, []);
   }
   active = path;
@@ -278,7 +328,7 @@ function activate(path: string): void {
   if (d === undefined) return;
   if (d.state !== null) show(d);
   else {
-    view.dom.hidden = true;
+    if (view !== null) view.dom.hidden = true;
     pathEl.textContent = `Opening ${path}…`;
     if (d.sync === null && !d.opening) d.opening = connection.send({ type: "open", path });
   }
@@ -286,10 +336,19 @@ function activate(path: string): void {
 
 function show(d: Doc): void {
   if (d.state === null) return;
-  view.setState(d.state);
-  view.dispatch({ effects: languageCompartment.reconfigure(languageSupport(d.info.language)) });
+  if (view === null) view = new EditorView({ state: d.state, parent: byId("editor") });
+  else view.setState(d.state);
+  // Only what changed since the state was made: each reconfiguration parses again.
+  const effects: StateEffect<unknown>[] = [];
+  if (d.configured.language !== d.info.language) effects.push(languageCompartment.reconfigure(languageSupport(d.info.language)));
+  if (d.configured.wrap !== wrap) effects.push(wrapCompartment.reconfigure(wrapping(wrap)));
+  if (effects.length > 0) view.dispatch({ effects });
+  d.configured = { language: d.info.language, wrap };
   view.dom.hidden = false;
-  readyAt ??= performance.now();
+  if (readyAt === null) {
+    readyAt = performance.now();
+    performance.mark("pairprog:shown");
+  }
   pathEl.textContent = `${d.info.path} (${d.info.language})`;
   refreshCursors();
   scheduleCursor();
@@ -299,26 +358,45 @@ function scheduleCursor(): void {
   if (cursorTimer !== null) return;
   cursorTimer = setTimeout(() => {
     cursorTimer = null;
-    if (active === null || view.dom.hidden) return;
-    const text = view.state.doc.toString();
-    const selections = view.state.selection.ranges.map((r) => ({
-      anchor: charOffset(text, r.anchor),
-      head: charOffset(text, r.head),
+    const shown = shownView();
+    if (active === null || shown === null) return;
+    const doc = shown.state.doc;
+    const d = docs.get(active);
+    if (!d) return;
+    // The relay reads offsets against its own text, which lacks our unacknowledged
+    // edits: sent now, a cursor after them would be clamped and drawn behind us. So it
+    // waits, in the relay's text at our revision, until they are all acknowledged;
+    // meanwhile the relay and the others move our last cursor past each insert of ours.
+    const server = (offset: number) => d.sync?.toServer(offset) ?? offset;
+    d.cursorWaiting = shown.state.selection.ranges.map((r) => ({
+      anchor: server(docCharOffset(doc, r.anchor)),
+      head: server(docCharOffset(doc, r.head)),
     }));
-    sendCursor(active, selections);
+    releaseOwnCursor(d);
   }, CURSOR_THROTTLE_MS);
 }
 
-function sendCursor(path: string, selections: { anchor: number; head: number }[]): void {
+/** Sends our waiting cursor once nothing of ours awaits the relay. */
+function releaseOwnCursor(d: Doc): void {
+  if (d.cursorWaiting === null || (d.sync !== null && !d.sync.isSynchronized())) return;
+  sendCursor(d.info.path, d.cursorWaiting);
+  d.cursorWaiting = null;
+}
+
+function sendCursor(path: string, selections: Selection[]): void {
+  // Only where the relay counts us as subscribed: a cursor that overtakes a reopen after
+  // a reconnect is answered `not_open`.
+  if (docs.get(path)?.ready !== true) return;
   connection.send({ type: "cursor", path, selections });
 }
 
 /** Shows the collaborators' cursors of the shown document. */
 function refreshCursors(): void {
-  if (active === null || view.dom.hidden) return;
+  const shown = shownView();
+  if (active === null || shown === null) return;
   const d = docs.get(active);
   if (!d) return;
-  const text = view.state.doc.toString();
+  const doc = shown.state.doc;
   const list: RemoteCursor[] = [];
   for (const c of d.cursors.values()) {
     const p = people.get(c.participantId);
@@ -328,23 +406,26 @@ function refreshCursors(): void {
       name: p.name,
       color: p.color,
       ranges: c.selections.map((s) => {
-        const anchor = utf16Offset(text, s.anchor);
-        const head = utf16Offset(text, s.head);
+        const anchor = docUtf16Offset(doc, d.sync?.fromServer(s.anchor) ?? s.anchor);
+        const head = docUtf16Offset(doc, d.sync?.fromServer(s.head) ?? s.head);
         return { from: Math.min(anchor, head), to: Math.max(anchor, head), head };
       }),
     });
   }
-  view.dispatch({ effects: setRemoteCursors.of(list) });
+  shown.dispatch({ effects: setRemoteCursors.of(list) });
 }
 
-/** Moves collaborators' cursors past an edit (in chars), as protocol's transform_offset does. */
-function moveCursors(d: Doc, op: Operation): void {
+/**
+ * Moves collaborators' cursors over a revision of the relay's text, as the relay does:
+ * the author's own cursor goes past their insert, the others stay in front of it.
+ */
+function moveCursors(d: Doc, op: Operation, author: string): void {
+  const move = (selections: Selection[], bias: Bias) =>
+    selections.map((s) => ({ anchor: op.transformOffset(s.anchor, bias), head: op.transformOffset(s.head, bias) }));
   for (const c of d.cursors.values()) {
-    c.selections = c.selections.map((s) => ({
-      anchor: op.transformOffset(s.anchor, Bias.Before),
-      head: op.transformOffset(s.head, Bias.Before),
-    }));
+    c.selections = move(c.selections, c.participantId === author ? Bias.After : Bias.Before);
   }
+  if (d.cursorWaiting !== null) d.cursorWaiting = move(d.cursorWaiting, author === me?.id ? Bias.After : Bias.Before);
 }
 
 function renderFiles(): void {
@@ -360,7 +441,7 @@ function renderFiles(): void {
         if (d.info.path === active) button.setAttribute("aria-current", "true");
         button.addEventListener("click", () => {
           activate(d.info.path);
-          view.focus();
+          view?.focus();
         });
         li.appendChild(button);
         return li;
@@ -429,6 +510,34 @@ function setupAddFile(): void {
     }
     pathInput.value = "";
     activate(path);
+  });
+}
+
+function setupRename(): void {
+  const input = byId("my-name") as HTMLInputElement;
+  input.value = name;
+  byId("rename-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const next = input.value.trim();
+    if (next === "" || next === me?.name) return;
+    saveName(next);
+    connection.rename(next);
+  });
+}
+
+function setupWrap(): void {
+  const box = byId("wrap") as HTMLInputElement;
+  box.checked = wrap;
+  box.addEventListener("change", () => {
+    wrap = box.checked;
+    localStorage.setItem(WRAP_KEY, wrap ? "1" : "0");
+    // The shown document now; the others when they are shown (see `show`).
+    const shown = shownView();
+    const d = active === null ? undefined : docs.get(active);
+    if (shown !== null && d !== undefined) {
+      shown.dispatch({ effects: wrapCompartment.reconfigure(wrapping(wrap)) });
+      d.configured.wrap = wrap;
+    }
   });
 }
 

@@ -160,3 +160,26 @@ test("the in-flight operation found in history counts as acknowledged", () => {
   assert.ok(sync.isSynchronized());
   assert.equal(sync.revision, 1);
 });
+
+// Seen in the three-editor test: a collaborator's caret was drawn one or two characters
+// behind the end of the line they were typing, because cursors sent while their own
+// edits were unacknowledged were read against the relay's shorter text and clamped.
+test("regression_cursor_behind_the_typist: cursors go to the relay in its own text", () => {
+  const sync = new DocSync("ab", 0);
+  const first = sync.local(Operation.splice(2, 2, 0, "c"));
+  assert.ok(first !== null);
+  assert.equal(sync.local(Operation.splice(3, 3, 0, "d")), null);
+  // The caret after "abcd": in the relay's text "ab" it is where our inserts start.
+  assert.equal(sync.toServer(4), 2);
+  assert.equal(sync.toServer(1), 1);
+  // A collaborator's caret at the relay's end is shown in front of our pending inserts.
+  assert.equal(sync.fromServer(2), 2);
+  assert.equal(sync.inFlightOp(first.seq + 1), null);
+  assert.deepEqual(sync.inFlightOp(first.seq)?.toJSON(), Operation.splice(2, 2, 0, "c").toJSON());
+  sync.ack(first.seq);
+  assert.equal(sync.toServer(4), 3);
+  // A remote insert in front of everything moves our pending edits, not the mapping's idea.
+  sync.remote(Operation.splice(3, 0, 0, "😀"));
+  assert.equal(sync.toServer(5), 4);
+  assert.equal(sync.fromServer(4), 4);
+});

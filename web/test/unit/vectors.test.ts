@@ -11,7 +11,7 @@ interface Vectors {
   units: { text: string; chars: number; utf16Offsets: number[] }[];
   compose: { doc: string; a: unknown; b: unknown; composed: unknown; result: string }[];
   transform: { doc: string; left: unknown; right: unknown; leftPrime: unknown; rightPrime: unknown; result: string }[];
-  transformOffset: { op: unknown; baseLength: number; offset: number; before: number; after: number }[];
+  transformOffset: { op: unknown; baseLength: number; offset: number; before: number; after: number; baseOffset: number }[];
 }
 
 const vectors = JSON.parse(readFileSync(new URL("../../../test/vectors.json", import.meta.url), "utf8")) as Vectors;
@@ -62,5 +62,6 @@ test("offset transform agrees with Rust", () => {
     assert.equal(op.baseLength, v.baseLength);
     assert.equal(op.transformOffset(v.offset, Bias.Before), v.before, JSON.stringify(v));
     assert.equal(op.transformOffset(v.offset, Bias.After), v.after, JSON.stringify(v));
+    assert.equal(op.baseOffset(v.offset), v.baseOffset, JSON.stringify(v));
   }
 });
