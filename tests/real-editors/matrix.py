@@ -35,15 +35,10 @@ from room import PATH, TYPING_SECS, Room, count_once, exactly_once, wait_lua  # 
 
 # Scenario id -> the reported bug that makes it fail today (each prints KNOWN FAILING when
 # it fails; never silently skipped). Remove an entry once its bug is fixed.
-KNOWN_FAILING = {
-    # Seen in about 1 run in 5: Bob (plugin) and Carol (plugin-less) both type "<CR>SAME_"
-    # at the top at once; Carol's pairprog-lsp takes her identical keystrokes for the echo
-    # of Bob's applied edit and sends only the difference, replacing Bob's "B" with her
-    # "C" (relay log: carol [5,"C",-1,…] right after bob's "SAME_B"), so Bob's word and
-    # Carol's "<CR>SAME_" are lost. A pairprog-lsp bug (issue 14, items 1/4: judging
-    # echoes of an unversioned client), not fixed at the time of writing.
-    "same-keys": "pairprog-lsp takes identical concurrent keystrokes of a plugin-less "
-    "Neovim for the echo of a collaborator's edit (issue 14 items 1/4; intermittent)",
+KNOWN_FAILING: dict[str, str] = {
+    # Empty. same-keys was listed until stock Neovim got unversioned edits again (its
+    # `applied: true` is then true, so identical concurrent keystrokes are never taken
+    # for a skipped edit's echo; lsp/tests/same_keys.rs).
 }
 for _id in filter(None, os.environ.get("PAIRPROG_MATRIX_KNOWN_FAILING", "").split(",")):
     KNOWN_FAILING.setdefault(_id.strip(), "named in PAIRPROG_MATRIX_KNOWN_FAILING")

@@ -13,24 +13,26 @@
 // executable), DATABASE_URL, CHROMIUM (default /usr/bin/chromium), VSIX (default
 // dist/pairprog.vsix), ARTIFACTS (default test-artifacts).
 
-import { spawn, execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { chromium } from "playwright-core";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const extensionDir = path.resolve(here, "../..");
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (!value) {
-    throw new Error(`${name} must be set`);
-  }
-  return value;
-};
+import {
+  editorText,
+  env,
+  eventually,
+  extensionDir,
+  labelPlace,
+  launchChromium,
+  log,
+  openWorkbench,
+  runCommand,
+  showsCursorOf,
+  startCodeServer,
+  startRelay,
+  statusText,
+  stopChildren,
+  WAIT_MS,
+} from "./harness.mjs";
 
 const LSP = env("PAIRPROG_LSP_BIN");
 const RELAY = env("PAIRPROG_RELAY_BIN");
@@ -39,192 +41,14 @@ const DATABASE_URL = env("DATABASE_URL");
 const CHROMIUM = env("CHROMIUM", "/usr/bin/chromium");
 const VSIX = path.resolve(extensionDir, env("VSIX", "dist/pairprog.vsix"));
 const ARTIFACTS = path.resolve(extensionDir, env("ARTIFACTS", "test-artifacts"));
-/** Every single wait gives up after this long. */
-const WAIT_MS = 45_000;
 /** The whole test gives up after this long. */
 const TOTAL_MS = 5 * 60_000;
 
 const FILE = "notes.txt";
 const INITIAL = "shared notes\n";
 
-const children = [];
 let browser;
 let root;
-
-function log(message) {
-  console.log(`[e2e ${new Date().toISOString().slice(11, 23)}] ${message}`);
-}
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Waits for `check()` to return a truthy value; its last error explains a timeout. */
-async function eventually(what, check, timeoutMs = WAIT_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) {
-        return value;
-      }
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ""}`);
-    }
-    // Polls an HTTP endpoint or the DOM; the interval only bounds how often.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function startRelay() {
-  return new Promise((resolve, reject) => {
-    const relay = spawn(RELAY, ["--listen", "127.0.0.1:0", "--database-url", DATABASE_URL, "--log-level", "warn"], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    children.push(relay);
-    const timer = setTimeout(() => reject(new Error("pairprog-relay did not say where it listens")), WAIT_MS);
-    let buffered = "";
-    relay.stdout.on("data", (chunk) => {
-      buffered += chunk;
-      const match = /listening on (https?):\/\/(\S+)/.exec(buffered);
-      if (match) {
-        clearTimeout(timer);
-        resolve(`${match[1]}://${match[2]}`);
-      }
-    });
-    relay.once("exit", (code) => reject(new Error(`pairprog-relay exited with ${code}`)));
-  });
-}
-
-async function startCodeServer(root, user, relayHttp) {
-  const dirs = {
-    userData: path.join(root, user, "user-data"),
-    extensions: path.join(root, user, "extensions"),
-    workspace: path.join(root, user, "workspace"),
-    config: path.join(root, user, "config.yaml"),
-  };
-  mkdirSync(path.join(dirs.userData, "User"), { recursive: true });
-  mkdirSync(dirs.extensions, { recursive: true });
-  mkdirSync(dirs.workspace, { recursive: true });
-  writeFileSync(path.join(dirs.workspace, FILE), INITIAL);
-  writeFileSync(dirs.config, "auth: none\ncert: false\n");
-  writeFileSync(
-    path.join(dirs.userData, "User", "settings.json"),
-    JSON.stringify(
-      {
-        "workbench.startupEditor": "none",
-        "workbench.tips.enabled": false,
-        "workbench.enableExperiments": false,
-        "telemetry.telemetryLevel": "off",
-        "extensions.autoUpdate": false,
-        "extensions.autoCheckUpdates": false,
-        "update.mode": "none",
-        "security.workspace.trust.enabled": false,
-        // Suggestions and auto-closing would change what the keyboard types.
-        "editor.quickSuggestions": { other: "off", comments: "off", strings: "off" },
-        "editor.suggestOnTriggerCharacters": false,
-        "editor.inlineSuggest.enabled": false,
-        "editor.acceptSuggestionOnEnter": "off",
-        "editor.autoClosingBrackets": "never",
-        "editor.autoClosingQuotes": "never",
-        "files.autoSave": "off",
-        "pairprog.serverPath": LSP,
-        "pairprog.relayUrl": relayHttp.replace(/^http/, "ws"),
-        "pairprog.userName": user,
-        "pairprog.cursorThrottleMs": 20,
-      },
-      null,
-      2,
-    ),
-  );
-  const common = ["--config", dirs.config, "--user-data-dir", dirs.userData, "--extensions-dir", dirs.extensions];
-  await promisify(execFile)(CODE_SERVER, [...common, "--install-extension", VSIX], {
-    timeout: WAIT_MS,
-    env: { ...process.env, XDG_CONFIG_HOME: path.join(root, user, "xdg") },
-  });
-  const port = await freePort();
-  const server = spawn(
-    CODE_SERVER,
-    [
-      ...common,
-      "--auth",
-      "none",
-      "--bind-addr",
-      `127.0.0.1:${port}`,
-      "--disable-telemetry",
-      "--disable-update-check",
-      "--disable-workspace-trust",
-      "--disable-getting-started-override",
-      dirs.workspace,
-    ],
-    {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, XDG_CONFIG_HOME: path.join(root, user, "xdg"), PAIRPROG_LOG: "info" },
-    },
-  );
-  children.push(server);
-  server.stderr.on("data", (chunk) => {
-    for (const line of String(chunk).split("\n")) {
-      if (/error|panic/i.test(line)) {
-        log(`${user} code-server: ${line.trim()}`);
-      }
-    }
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await eventually(`${user}'s code-server /healthz`, async () => (await fetch(`${url}/healthz`)).ok);
-  return { user, url, workspace: dirs.workspace };
-}
-
-/** The text of the editor showing FILE, line by line in screen order. */
-async function editorText(page) {
-  return page.evaluate(() => {
-    const lines = [...document.querySelectorAll(".editor-instance .monaco-editor .view-lines .view-line")];
-    lines.sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top));
-    return lines.map((line) => line.textContent.replace(/\u00a0/g, " ")).join("\n");
-  });
-}
-
-async function statusText(page) {
-  const item = page.locator(".statusbar-item", { hasText: /pairprog|·/ }).first();
-  return (await item.textContent()) ?? "";
-}
-
-async function runCommand(page, title) {
-  await page.keyboard.press("F1");
-  const input = page.locator(".quick-input-widget input");
-  await input.waitFor({ state: "visible", timeout: WAIT_MS });
-  await input.fill(`>${title}`);
-  await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor({ timeout: WAIT_MS });
-  await page.keyboard.press("Enter");
-}
-
-async function openWorkbench(context, server) {
-  const page = await context.newPage();
-  page.on("pageerror", (e) => log(`${server.user} page error: ${e.message}`));
-  await page.goto(`${server.url}/?folder=${encodeURIComponent(server.workspace)}`);
-  await page.locator(".monaco-workbench").waitFor({ timeout: WAIT_MS });
-  // The extension's status-bar item appears once it has activated and its server runs.
-  await page.locator(".statusbar-item", { hasText: "pairprog" }).first().waitFor({ timeout: WAIT_MS });
-  await page.keyboard.press("Control+P");
-  const input = page.locator(".quick-input-widget input");
-  await input.waitFor({ state: "visible", timeout: WAIT_MS });
-  await input.fill(FILE);
-  await page.locator(".quick-input-list .monaco-list-row", { hasText: FILE }).first().waitFor({ timeout: WAIT_MS });
-  await page.keyboard.press("Enter");
-  await eventually(`${server.user}'s editor to show ${FILE}`, async () => (await editorText(page)).startsWith("shared notes"));
-  return page;
-}
 
 async function typeAtEnd(page, text, delay) {
   await page.locator(".editor-instance .monaco-editor .view-lines").first().click();
@@ -240,72 +64,21 @@ async function relayText(relayHttp, room) {
   return (await response.json()).text;
 }
 
-/** Whether Bob's editor draws a decoration whose label (a ::after) names `name`. */
-async function showsCursorOf(page, name) {
-  return page.evaluate((label) => {
-    const editor = document.querySelector(".editor-instance .monaco-editor");
-    if (!editor) {
-      return false;
-    }
-    return [...editor.querySelectorAll(".view-lines span, .view-lines div")].some((el) =>
-      getComputedStyle(el, "::after").content.includes(label),
-    );
-  }, name);
-}
-
-/**
- * Where Bob's editor draws the label naming `name`: the text of its line and the text of
- * that line before the label (Monaco renders spaces as no-break spaces), or undefined.
- */
-async function labelPlace(page, name) {
-  return page.evaluate((label) => {
-    const editor = document.querySelector(".editor-instance .monaco-editor");
-    for (const el of editor ? editor.querySelectorAll(".view-lines span") : []) {
-      if (!getComputedStyle(el, "::after").content.includes(label)) {
-        continue;
-      }
-      const line = el.closest(".view-line");
-      if (!line) {
-        continue;
-      }
-      const before = document.createRange();
-      before.setStart(line, 0);
-      before.setEndBefore(el);
-      const plain = (s) => s.replace(/\u00a0/g, " ");
-      return { line: plain(line.textContent ?? ""), before: plain(before.toString()) };
-    }
-    return undefined;
-  }, name);
-}
-
 async function main() {
   root = mkdtempSync(path.join(tmpdir(), "pairprog-vscode-e2e-"));
   mkdirSync(ARTIFACTS, { recursive: true });
-  const relayHttp = await startRelay();
+  const relayHttp = await startRelay(RELAY, DATABASE_URL);
   log(`relay at ${relayHttp}`);
-  const [alice, bob] = await Promise.all([
-    startCodeServer(root, "alice", relayHttp),
-    startCodeServer(root, "bob", relayHttp),
-  ]);
+  const start = (user) =>
+    startCodeServer({ codeServer: CODE_SERVER, vsix: VSIX, lsp: LSP, root, user, relayHttp, files: { [FILE]: INITIAL } });
+  const [alice, bob] = await Promise.all([start("alice"), start("bob")]);
   log(`code-server: alice ${alice.url}, bob ${bob.url}`);
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium(CHROMIUM);
   const pages = [];
   try {
-    const a = await openWorkbench(await browser.newContext({ viewport: { width: 1280, height: 800 } }), alice);
-    const b = await openWorkbench(await browser.newContext({ viewport: { width: 1280, height: 800 } }), bob);
+    const a = await openWorkbench(await browser.newContext({ viewport: { width: 1280, height: 800 } }), alice, FILE, "shared notes");
+    const b = await openWorkbench(await browser.newContext({ viewport: { width: 1280, height: 800 } }), bob, FILE, "shared notes");
     pages.push(a, b);
     log("both workbenches show the file");
 
@@ -401,11 +174,7 @@ async function main() {
 
 function cleanup() {
   void browser?.close().catch(() => undefined);
-  for (const child of children) {
-    if (child.exitCode === null) {
-      child.kill("SIGTERM");
-    }
-  }
+  stopChildren();
   if (root) {
     rmSync(root, { recursive: true, force: true, maxRetries: 3 });
   }
