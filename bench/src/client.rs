@@ -18,6 +18,13 @@ pub const RECV_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// A client key as the real clients make one: 32 random bytes in hex.
+fn client_key() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Size of a WebSocket frame header (RFC 6455 section 5.2) for a payload of `len` bytes.
 /// Frames from a client are masked, which adds the 4-byte masking key.
 pub fn frame_header_len(len: usize, masked: bool) -> usize {
@@ -97,7 +104,8 @@ impl BenchClient {
             .send(&ClientMessage::Hello {
                 protocol: PROTOCOL_VERSION,
                 name: name.to_owned(),
-                client_id: None,
+                // As real clients do, so joins pay the relay's id derivation too.
+                client_key: Some(client_key()),
             })
             .await?;
         match client.recv().await? {

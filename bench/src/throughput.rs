@@ -29,6 +29,7 @@ const COMMIT_SECONDS: &str = "pairprog_commit_duration_seconds_sum";
 /// Counters only relays that share a database have; read when present.
 const REVISION_RACES: &str = "pairprog_revision_races_total";
 const BUS_RECEIVED: &str = "pairprog_bus_received_total";
+const COMMIT_GROUPS: &str = "pairprog_commit_groups_total";
 
 /// Where the two clients of a room connect when several relays run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -206,6 +207,8 @@ struct Counters {
     /// None when the relay does not count them (no scale-out support).
     races: Option<f64>,
     bus_received: Option<f64>,
+    /// The group committer's statements; None from relays that do not count them.
+    groups: Option<f64>,
 }
 
 impl Counters {
@@ -220,6 +223,7 @@ impl Counters {
             commit_secs: required(COMMIT_SECONDS)?,
             races: metric_value(&text, REVISION_RACES),
             bus_received: metric_value(&text, BUS_RECEIVED),
+            groups: metric_value(&text, COMMIT_GROUPS),
         })
     }
 
@@ -239,6 +243,7 @@ impl Counters {
             commit_secs: self.commit_secs - earlier.commit_secs,
             races: delta(self.races, earlier.races),
             bus_received: delta(self.bus_received, earlier.bus_received),
+            groups: delta(self.groups, earlier.groups),
         }
     }
 
@@ -250,6 +255,7 @@ impl Counters {
             commit_secs: self.commit_secs + other.commit_secs,
             races: sum(self.races, other.races),
             bus_received: sum(self.bus_received, other.bus_received),
+            groups: sum(self.groups, other.groups),
         }
     }
 
@@ -258,6 +264,7 @@ impl Counters {
         Self {
             races: Some(0.0),
             bus_received: Some(0.0),
+            groups: Some(0.0),
             ..Self::default()
         }
     }
@@ -447,6 +454,19 @@ pub async fn run(
     }
     let per_commit = metric_delta / commits.max(1.0);
     r.row("ops per commit", format!("{per_commit:.2}"), per_commit);
+    if let Some(groups) = total.groups {
+        r.row(
+            "group commits (database transactions)/s",
+            format!("{:.0}", groups / secs_f),
+            (groups / secs_f).round(),
+        );
+        let per_group = metric_delta / groups.max(1.0);
+        r.row(
+            "ops per database transaction (group commit)",
+            format!("{per_group:.1}"),
+            per_group,
+        );
+    }
     let mean_commit_ms = 1000.0 * commit_secs / commits.max(1.0);
     r.row(
         "mean commit time (ms)",
