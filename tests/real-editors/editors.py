@@ -216,7 +216,14 @@ class Nvim:
 
     @staticmethod
     def init_lua_common():
-        return "vim.opt.shortmess:append('I')\nvim.opt.swapfile = false\n"
+        common = "vim.opt.shortmess:append('I')\nvim.opt.swapfile = false\n"
+        # PAIRPROG_MATRIX_NVIM_LSP_LOG=debug: Neovim's lsp.log (under each editor's
+        # XDG_STATE_HOME) then holds every message to and from pairprog-lsp, to read a
+        # failure's didChange and workspace/applyEdit traffic afterwards.
+        level = os.environ.get("PAIRPROG_MATRIX_NVIM_LSP_LOG")
+        if level:
+            common += f"vim.lsp.log.set_level({json.dumps(level)})\n"
+        return common
 
     def init_lua(self, relay_ws, name):
         if self.plugin:

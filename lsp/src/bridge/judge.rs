@@ -78,18 +78,36 @@ fn compose_all(changes: &[Operation], len: usize) -> Result<Operation, Operation
 /// first `j` changes typing, then a prefix of the rest producing exactly what the edit
 /// produces on the typed text, either moved over the typing (where we meant it) or
 /// applied at its wire positions (where a version-ignoring client puts it).
+///
+/// Where several splits explain the list, the one that leaves the user the fewest
+/// changed chars, counted change by change as reported, wins; the earliest wins ties.
+/// Typing is keystrokes; it is an applied edit that the client reports as a wide
+/// replace. When the user typed the very text of the edit at its place (both users
+/// pressing `O` at the top at once), the first change holding that text need not be the
+/// echo: stock Neovim applied Bob's line break at (0, 0) over Carol's `O` + `SAME_C` still
+/// in its debounce, and reported it last, as a replace of her line with `\nSAME_C`.
+/// Taking her `O` for the echo left her that replace as typing, and her line reached the
+/// room as `\nSAME_C` in front of Bob's line break, gluing his word to hers.
 pub fn find_echo(
     base: &Rope,
     edit: &Operation,
     wire: Option<&WireEdit>,
     changes: &[Operation],
 ) -> Result<Option<Explained>, OperationError> {
+    let costs: Vec<usize> = changes.iter().map(cost).collect();
     let mut typed = base.clone();
     let mut typing = Operation::identity(base.len_chars());
+    // The best split so far: the user's changed chars, then what it explains.
+    let mut best: Option<(usize, usize, usize, Operation, Rope, Operation)> = None;
     for j in 0..changes.len().min(MAX_SPLIT) {
         if j > 0 {
             changes[j - 1].apply(&mut typed)?;
             typing = typing.compose(&changes[j - 1])?;
+        }
+        let typed_cost: usize = costs[..j].iter().sum();
+        if best.as_ref().is_some_and(|b| b.0 <= typed_cost) {
+            // Every later split leaves the user at least this much.
+            break;
         }
         let (moved, _) = Operation::transform(edit, &typing)?;
         let mut candidates = vec![moved];
@@ -100,17 +118,24 @@ pub fn find_echo(
         }
         for candidate in candidates {
             if let Some(k) = echo_prefix(&typed, &candidate, &changes[j..])? {
-                let after = compose_all(&changes[j + k..], candidate.target_len())?;
-                return Ok(Some(Explained {
-                    typing,
-                    echo_base: typed,
-                    echo: candidate,
-                    after,
-                }));
+                let users = typed_cost + costs[j + k..].iter().sum::<usize>();
+                if best.as_ref().is_none_or(|b| users < b.0) {
+                    best = Some((users, j, k, typing.clone(), typed.clone(), candidate));
+                }
             }
         }
     }
-    Ok(None)
+    let Some((_, j, k, typing, echo_base, echo)) = best else {
+        return Ok(None);
+    };
+    debug_assert_eq!(echo.base_len(), echo_base.len_chars());
+    let after = compose_all(&changes[j + k..], echo.target_len())?;
+    Ok(Some(Explained {
+        typing,
+        echo_base,
+        echo,
+        after,
+    }))
 }
 
 /// The diff from `old` to `new`, two texts equal in their first `head` chars and their

@@ -694,3 +694,38 @@ fn an_unversioned_edit_applied_inside_unreported_typing_is_moved_where_meant() {
     assert!(p.proxy.contains("<a3漢字>"), "{:?}", p.proxy);
     assert_eq!(p.proxy.matches("<c1é>").count(), 1, "{:?}", p.proxy);
 }
+
+/// The real-editor matrix's same-keys (its Neovim lsp.log): Bob's `O` reached plugin-less
+/// Neovim as an unversioned line break at (0, 0) while Carol's own `O` and `SAME_C` were
+/// still in its debounce. Neovim put it at (0, 0) of her typed text and reported, after
+/// her keystrokes, a replace of her line `SAME_C` with `\nSAME_C`. Her typing reached the
+/// room as `\nSAME_C` in front of Bob's line break instead of as her own line `SAME_C\n`,
+/// so Bob's `SAME_B` ended up glued after her word (and, in CI, lost).
+#[test]
+fn regression_same_keys_glued_two_users_lines_together() {
+    let mut p = Pair::new("first\nsecond\n", 10);
+    p.side.send_unversioned();
+    p.remote(insert(13, 0, "\n"));
+    let edit = p.side.next_edit().unwrap().unwrap();
+    p.reply(edit.id, EditReply::Applied);
+    let mut ops = vec![insert(13, 0, "\n")];
+    for (i, c) in "SAME_C".chars().enumerate() {
+        ops.push(insert(14 + i, i, &c.to_string()));
+    }
+    ops.push(Operation::splice(20, 0, 6, "\nSAME_C").unwrap());
+    p.changes(11, ops);
+    assert_eq!(p.editor(), "\nSAME_C\nfirst\nsecond\n");
+    let typed = p
+        .users
+        .iter()
+        .fold(Operation::identity(14), |all, u| all.compose(u).unwrap());
+    assert_eq!(
+        typed,
+        insert(14, 1, "SAME_C\n"),
+        "Carol's keystrokes are her own line, after Bob's line break"
+    );
+    // Bob's word, typed in front of his line break.
+    p.remote(insert(21, 0, "SAME_B"));
+    p.apply_every_edit_and_converge();
+    assert_eq!(p.proxy, "SAME_B\nSAME_C\nfirst\nsecond\n");
+}
