@@ -36,7 +36,7 @@ from room import PATH, TYPING_SECS, Room, count_once, exactly_once, wait_lua  # 
 # Scenario id -> the reported bug that makes it fail today (each prints KNOWN FAILING when
 # it fails; never silently skipped). Remove an entry once its bug is fixed.
 KNOWN_FAILING: dict[str, str] = {
-    # Fails in most runs (3 of 3 whole matrix runs here). Carol's line break reached Bob's
+    # Fails in most runs (5 of 6 whole matrix runs here). Carol's line break reached Bob's
     # Neovim at (0, 0) while his cursor sat there, on the empty line his own `O` had
     # opened. The relay orders Carol's line first, but Neovim keeps the cursor at (0, 0),
     # so Bob's word went onto her line: `LINE_CLINE_B`, then an empty line. Any order the
