@@ -417,10 +417,30 @@ impl EditorSide {
     }
 
     /// Maps an offset in the editor's text to the proxy's text.
+    ///
+    /// Changes queued behind an outstanding edit are not in the proxy's text yet, so the
+    /// offset first goes back through them to the text the edit was sent for (an offset
+    /// inside queued typing goes to where that typing starts), then on to the proxy's.
+    /// Taken unmapped, as it once was, the plugin's cursor from the last keystroke of a
+    /// burst could reach the room off by the chars queued or missing before it, and stay
+    /// there (the three-editor test's Neovim caret drawn one char short).
     pub fn to_proxy_offset(&self, offset: usize) -> usize {
-        self.offset_mapping().map_or(offset, |op| {
-            op.transform_offset(offset, pairprog_protocol::Bias::Before)
-        })
+        let bias = pairprog_protocol::Bias::Before;
+        match &self.sent {
+            Some(sent) if !sent.queued.is_empty() => {
+                let mut at = offset;
+                for change in sent.queued.iter().rev().flat_map(|c| c.iter().rev()) {
+                    at = change.base_offset(at);
+                }
+                match sent.edit.compose(&sent.rest) {
+                    Ok(missing) => missing.transform_offset(at, bias),
+                    Err(_) => at,
+                }
+            }
+            _ => self
+                .offset_mapping()
+                .map_or(offset, |op| op.transform_offset(offset, bias)),
+        }
     }
 
     /// Maps an offset in the proxy's text to the editor's: the inverse of

@@ -729,3 +729,26 @@ fn regression_same_keys_glued_two_users_lines_together() {
     p.apply_every_edit_and_converge();
     assert_eq!(p.proxy, "SAME_B\nSAME_C\nfirst\nsecond\n");
 }
+
+/// The three-editor end-to-end test drew the plugin Neovim's caret one char short now and
+/// then: its cursor after a keystroke that was queued behind an outstanding edit was
+/// taken unmapped, in the editor's text, as an offset in the proxy's text.
+#[test]
+fn regression_a_cursor_behind_queued_typing_was_taken_unmapped() {
+    let mut p = Pair::new("ab\ncd\n", 1);
+    // A collaborator's line above ours, on its way to the editor.
+    p.remote(insert(6, 0, "XYZ\n"));
+    let (id, _, _) = p.next().unwrap();
+    // The user types at the end of "cd" before the edit lands: queued behind it.
+    p.change(2, insert(6, 5, "e"));
+    assert_eq!(p.editor(), "ab\ncde\n");
+    // The cursor after "e" (editor offset 6) is before the typing the proxy has not
+    // taken yet: the end of "cd" in the proxy's text, which starts with "XYZ\n".
+    assert_eq!(p.side.to_proxy_offset(6), 9);
+    assert_eq!(p.proxy, "XYZ\nab\ncd\n");
+    p.reply(id, EditReply::Rejected);
+    // Once the typing is the user's, the cursor is after it.
+    assert_eq!(p.proxy, "XYZ\nab\ncde\n");
+    assert_eq!(p.side.to_proxy_offset(6), 10);
+    p.apply_every_edit_and_converge();
+}
