@@ -36,13 +36,16 @@ from room import PATH, TYPING_SECS, Room, count_once, exactly_once, wait_lua  # 
 # Scenario id -> the reported bug that makes it fail today (each prints KNOWN FAILING when
 # it fails; never silently skipped). Remove an entry once its bug is fixed.
 KNOWN_FAILING: dict[str, str] = {
-    # Fails in most runs (5 of 6 whole matrix runs here). Carol's line break reached Bob's
-    # Neovim at (0, 0) while his cursor sat there, on the empty line his own `O` had
-    # opened. The relay orders Carol's line first, but Neovim keeps the cursor at (0, 0),
-    # so Bob's word went onto her line: `LINE_CLINE_B`, then an empty line. Any order the
-    # relay picks puts one user's cursor in front of the other's line break like this. No
-    # keystroke is lost; moving the cursor past a remote insertion that lands on it is
-    # not built yet.
+    # Fails in most runs (5 of 6 whole matrix runs here); no keystroke is lost. Both
+    # users insert a line break and then a word at offset 0 at once, and every tie
+    # between insertions at one place is broken by a fixed rule (the relay puts the
+    # earlier operation first; the proxy puts typing in front of a collaborator's
+    # insertion not yet in the editor). In Bob's Neovim's log, Carol's line break landed
+    # between his word and his own line break, and her word then in front of his
+    # (`LINE_CLINE_B`, then an empty line): the interleaving of concurrent insertions at
+    # one place, which position-based OT does not prevent. Neovim keeping the cursor in
+    # front of a line break inserted at it (Insert mode) gives the same picture. Not
+    # fixed.
     "same-keys-lines": "two users' words glued on one line when both press O at the top at once",
 }
 for _id in filter(None, os.environ.get("PAIRPROG_MATRIX_KNOWN_FAILING", "").split(",")):
