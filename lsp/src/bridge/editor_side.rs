@@ -198,7 +198,7 @@ impl EditorSide {
                 .map_or(self.text.len_chars(), Operation::target_len),
             text.len_chars()
         );
-        let before = std::mem::replace(&mut self.text, text);
+        self.text = text;
         self.version = version;
         if self.stale_through.is_some_and(|v| version > v) {
             self.stale_through = None;
@@ -207,7 +207,7 @@ impl EditorSide {
         self.refused_retries = 0;
         let Some(sent) = &mut self.sent else {
             let change = compose_all(changes, self.pending.base_len())?;
-            let (user, pending) = transform_typing(&change, &self.pending, &before)?;
+            let (user, pending) = Operation::transform(&change, &self.pending)?;
             self.pending = pending;
             return Ok(vec![user]);
         };
@@ -297,15 +297,6 @@ impl EditorSide {
         };
         let mut users: Vec<Operation> = Vec::new();
         let mut queued = std::mem::take(&mut sent.queued).into_iter();
-        // The editor's text after the change list that settled the edit.
-        let after_first = |base: &Rope, first: &[Operation]| -> Result<Rope, OperationError> {
-            let mut text = base.clone();
-            for change in first {
-                change.apply(&mut text)?;
-            }
-            Ok(text)
-        };
-        let mut text;
         loop {
             let Some(first) = queued.next() else {
                 if sent.reply == Some(EditReply::Applied) && sent.late_changes > 0 {
@@ -331,7 +322,6 @@ impl EditorSide {
                 let (mut found, pending) = repair(&sent.edit, &sent.rest, explained)?;
                 users.append(&mut found);
                 self.pending = pending;
-                text = after_first(&sent.base, &first)?;
                 break;
             }
             if sent.reply == Some(EditReply::Applied) && sent.late_changes < MAX_LATE_ECHO_CHANGES {
@@ -351,16 +341,14 @@ impl EditorSide {
             }
             let missing = sent.edit.compose(&sent.rest)?;
             let change = compose_all(&first, missing.base_len())?;
-            let (user, pending) = transform_typing(&change, &missing, &sent.base)?;
+            let (user, pending) = Operation::transform(&change, &missing)?;
             users.push(user);
             self.pending = pending;
-            text = after_first(&sent.base, &first)?;
             break;
         }
         for changes in queued {
             let change = compose_all(&changes, self.pending.base_len())?;
-            let (user, pending) = transform_typing(&change, &self.pending, &text)?;
-            change.apply(&mut text)?;
+            let (user, pending) = Operation::transform(&change, &self.pending)?;
             users.push(user);
             self.pending = pending;
         }
@@ -478,54 +466,6 @@ fn after_the_last_line(mut splice: Splice, text: &Rope) -> Splice {
         splice.inserted.insert(0, '\n');
     }
     splice
-}
-
-/// The user's `change` and what the editor still lacks (`pending`), both over the
-/// editor's `text`, each moved over the other: the user's edit as it applies to the
-/// proxy's text, and what the editor lacks after it.
-///
-/// Where both insert at one place, the typing goes first, so a word being typed is not
-/// split by a collaborator's text that had not reached the editor yet. Except where what
-/// the editor lacks there is whole lines at the start of a line: those go above, and
-/// the typing stays on the line the user is on. Typing first glued it to the front of
-/// the collaborator's new line instead: two users opening a line at the top at once
-/// (`O` + a word) saw their two words on one line (the real-editor matrix's
-/// same-keys-lines).
-fn transform_typing(
-    change: &Operation,
-    pending: &Operation,
-    text: &Rope,
-) -> Result<(Operation, Operation), OperationError> {
-    let typed = insertions(change);
-    let lacking = insertions(pending);
-    let mut ties = lacking
-        .iter()
-        .filter(|(at, _)| typed.iter().any(|(t, _)| t == at))
-        .peekable();
-    let lines_above = ties.peek().is_some()
-        && ties
-            .all(|(at, s)| s.ends_with('\n') && (*at == 0 || text.get_char(at - 1) == Some('\n')));
-    if lines_above {
-        let (pending, user) = Operation::transform(pending, change)?;
-        Ok((user, pending))
-    } else {
-        Operation::transform(change, pending)
-    }
-}
-
-/// Where `op` inserts, as offsets in its base text, with what it inserts there.
-fn insertions(op: &Operation) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    for component in op.components() {
-        match component {
-            pairprog_protocol::Component::Retain(n) | pairprog_protocol::Component::Delete(n) => {
-                pos += n
-            }
-            pairprog_protocol::Component::Insert(s) => out.push((pos, s.as_str())),
-        }
-    }
-    out
 }
 
 /// The content changes of one `didChange` as one operation over the text before them

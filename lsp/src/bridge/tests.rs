@@ -752,32 +752,3 @@ fn regression_a_cursor_behind_queued_typing_was_taken_unmapped() {
     assert_eq!(p.side.to_proxy_offset(6), 10);
     p.apply_every_edit_and_converge();
 }
-
-/// The real-editor matrix's same-keys-lines: Bob had opened a line at the top (`O`) when
-/// Carol's line break, ordered first by the relay, was still on its way to his editor;
-/// his word, typed at the start of his line, went in front of her line break, and her
-/// word later in front of his: both on one line.
-#[test]
-fn regression_typing_at_a_line_start_was_glued_to_a_collaborators_new_line() {
-    let mut p = Pair::new("\nx\n", 4);
-    p.remote(insert(3, 0, "\n"));
-    p.change(5, insert(3, 0, "L"));
-    assert_eq!(p.proxy, "\nL\nx\n", "his word stays on his line");
-    p.apply_every_edit_and_converge();
-}
-
-#[test]
-fn typing_where_a_collaborators_text_is_on_its_way_goes_first() {
-    // Inside a line: the word being typed is not split.
-    let mut p = Pair::new("ab\n", 4);
-    p.remote(insert(3, 2, "XY"));
-    p.change(5, insert(3, 2, "c"));
-    assert_eq!(p.proxy, "abcXY\n");
-    p.apply_every_edit_and_converge();
-    // A line break inside a line is not a line above: typing stays in front of it.
-    let mut p = Pair::new("ab\n", 4);
-    p.remote(insert(3, 1, "Z\n"));
-    p.change(5, insert(3, 1, "c"));
-    assert_eq!(p.proxy, "acZ\nb\n");
-    p.apply_every_edit_and_converge();
-}
