@@ -425,22 +425,15 @@ impl EditorSide {
     /// burst could reach the room off by the chars queued or missing before it, and stay
     /// there (the three-editor test's Neovim caret drawn one char short).
     pub fn to_proxy_offset(&self, offset: usize) -> usize {
-        let bias = pairprog_protocol::Bias::Before;
-        match &self.sent {
-            Some(sent) if !sent.queued.is_empty() => {
-                let mut at = offset;
-                for change in sent.queued.iter().rev().flat_map(|c| c.iter().rev()) {
-                    at = change.base_offset(at);
-                }
-                match sent.edit.compose(&sent.rest) {
-                    Ok(missing) => missing.transform_offset(at, bias),
-                    Err(_) => at,
-                }
-            }
-            _ => self
-                .offset_mapping()
-                .map_or(offset, |op| op.transform_offset(offset, bias)),
-        }
+        let queued = self
+            .sent
+            .iter()
+            .flat_map(|sent| sent.queued.iter().rev())
+            .flat_map(|changes| changes.iter().rev());
+        let at = queued.fold(offset, |at, change| change.base_offset(at));
+        self.missing().map_or(at, |op| {
+            op.transform_offset(at, pairprog_protocol::Bias::Before)
+        })
     }
 
     /// Maps an offset in the proxy's text to the editor's: the inverse of
