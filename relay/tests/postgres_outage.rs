@@ -355,22 +355,7 @@ async fn regression_unknown_document_for_an_existing_document_during_an_outage()
     })
     .await;
     while ada.recv().await.is_some() {}
-    grace
-        .send(&ClientMessage::Open {
-            path: "notes.md".into(),
-            language: None,
-            text: None,
-            revision: None,
-        })
-        .await;
-    let answer = grace
-        .wait_for(|m| {
-            matches!(
-                m,
-                ServerMessage::Opened { .. } | ServerMessage::Error { .. }
-            )
-        })
-        .await;
+    let answer = open_notes(&mut grace).await;
     let ServerMessage::Error { code, .. } = answer else {
         panic!("an open during an outage succeeded: {answer:?}");
     };
@@ -383,23 +368,7 @@ async fn regression_unknown_document_for_an_existing_document_during_an_outage()
     let mut opened = None;
     // The relay's pool reconnects on its own; until then the answer is still "try again".
     for _ in 0..100 {
-        grace
-            .send(&ClientMessage::Open {
-                path: "notes.md".into(),
-                language: None,
-                text: None,
-                revision: None,
-            })
-            .await;
-        match grace
-            .wait_for(|m| {
-                matches!(
-                    m,
-                    ServerMessage::Opened { .. } | ServerMessage::Error { .. }
-                )
-            })
-            .await
-        {
+        match open_notes(&mut grace).await {
             ServerMessage::Opened { text, .. } => {
                 opened = text;
                 break;
@@ -410,4 +379,24 @@ async fn regression_unknown_document_for_an_existing_document_during_an_outage()
     }
     assert_eq!(opened.as_deref(), Some("hello\n"), "the document is back");
     relay.kill().await;
+}
+
+/// Opens `notes.md` and returns the relay's answer: `opened` or an error.
+async fn open_notes(client: &mut TestClient) -> ServerMessage {
+    client
+        .send(&ClientMessage::Open {
+            path: "notes.md".into(),
+            language: None,
+            text: None,
+            revision: None,
+        })
+        .await;
+    client
+        .wait_for(|m| {
+            matches!(
+                m,
+                ServerMessage::Opened { .. } | ServerMessage::Error { .. }
+            )
+        })
+        .await
 }
