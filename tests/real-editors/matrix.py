@@ -119,18 +119,25 @@ def s_appends(r, rng):
     return f"{len(markers)} lines appended at the end and the start, each once; revision {rev} stays"
 
 
+def open_a_line_at_the_top_at_once(r, word_b, word_c, what):
+    """Bob and Carol each press `O` at the top and type a word, at once. Returns the text
+    before, the text after quiet (each word in it exactly once) and its revision."""
+    b, c = r.bob, r.carol
+    before = r.converged(f"before {what}")
+    b.keys(f"<Esc>ggO{word_b}<Esc>")
+    c.keys(f"<Esc>ggO{word_c}<Esc>")
+    text, rev = r.quiet(f"after {what}")
+    count_once(text, [word_b, word_c])
+    return before, text, rev
+
+
 def s_same_keys(r, rng):
     # Two users press the same keys at the same place at once (O at the top, then a word
     # starting with the same letters): the first keystrokes of both are the same text at
     # the same position, and neither may be taken for the echo of the other. Every
     # keystroke must survive; how the two lines interleave is the OT's choice (both
     # insert at offset 0), so only what was typed is checked.
-    b, c = r.bob, r.carol
-    before = r.converged("before the same keys")
-    b.keys("<Esc>ggOSAME_B<Esc>")
-    c.keys("<Esc>ggOSAME_C<Esc>")
-    text, rev = r.quiet("after two users opened a line at the top at once")
-    count_once(text, ["SAME_B", "SAME_C"])
+    before, text, rev = open_a_line_at_the_top_at_once(r, "SAME_B", "SAME_C", "the same keys")
     added = len(text) - len(before)
     assert added == 14 and text.count("\n") == before.count("\n") + 2, (
         f"{added} characters added, 14 typed; first lines now {text.splitlines()[:3]}"
@@ -141,12 +148,7 @@ def s_same_keys(r, rng):
 def s_same_keys_lines(r, rng):
     # The same keys again, judged as the users see them: each opened a line of their own,
     # so each word must be a line of its own, not glued to the other's.
-    b, c = r.bob, r.carol
-    r.converged("before the same keys, for lines")
-    b.keys("<Esc>ggOLINE_B<Esc>")
-    c.keys("<Esc>ggOLINE_C<Esc>")
-    text, rev = r.quiet("after two users opened a line at the top at once, again")
-    count_once(text, ["LINE_B", "LINE_C"])
+    _, text, rev = open_a_line_at_the_top_at_once(r, "LINE_B", "LINE_C", "the same keys, for lines")
     lines = text.splitlines()
     assert "LINE_B" in lines and "LINE_C" in lines, f"each word on a line of its own; first lines now {lines[:3]}"
     return f"each user's word is a line of its own; revision {rev} stays"
