@@ -20,6 +20,15 @@
 //! with one operation in flight. Txns made while one is in flight wait in a queue `Q`
 //! uncomposed, because the replay relies on the k-th remote operation an agent receives
 //! being the other agent's k-th txn.
+//!
+//! The relay sequences the txns in the trace's order: a txn goes out only once every
+//! earlier txn of the other agent is acknowledged. Server-ordered OT puts two concurrent
+//! insertions at the same place in the order they were sequenced, and the trace has such
+//! ties, so `endContent` is the result of the trace's order and of no other (with the
+//! other order at ties, the protocol's own replay in `protocol/tests/traces.rs` ends
+//! elsewhere). A replay that let the two sockets race reached a different, converged
+//! text now and then. Operations still reach the relay on stale bases and cross remote
+//! operations on the way, so the relay's and the clients' transforms are exercised.
 
 mod common;
 #[path = "../../protocol/tests/common/traces.rs"]
@@ -132,8 +141,11 @@ struct Agent {
     seen: usize,
     /// How many remote operations arrived; `seen + unseen.len()`.
     received: usize,
-    /// Local operations not yet handed to the OT client, each on the one before it.
-    queue: VecDeque<Operation>,
+    /// Local operations not yet handed to the OT client, each on the one before it, with
+    /// the index of the txn each one is.
+    queue: VecDeque<(usize, Operation)>,
+    /// How many of this agent's txns the relay has acknowledged.
+    acked: usize,
     /// The base revision of the operation in flight.
     in_flight_base: u64,
     stats: Concurrency,
@@ -148,6 +160,7 @@ impl Agent {
             seen: 0,
             received: 0,
             queue: VecDeque::new(),
+            acked: 0,
             in_flight_base: 0,
             stats: Concurrency::default(),
         }
@@ -191,8 +204,8 @@ impl Agent {
             .await;
     }
 
-    /// Makes the next txn of this agent, given as an operation on the view.
-    async fn local(&mut self, op: Operation) {
+    /// Makes txn `txn` of this agent, given as an operation on the view, and queues it.
+    fn local(&mut self, txn: usize, op: Operation) {
         op.apply(&mut self.view).expect("the txn fits the view");
         // Rebase the txn past the operations the client holds but the agent has not seen,
         // and those past the txn, so that the view followed by them stays the document.
@@ -207,12 +220,15 @@ impl Agent {
         }
         op.apply(&mut self.doc_mut().text)
             .expect("the rebased txn fits the client's document");
-        if self.doc().ot.is_synchronized() {
-            assert!(self.queue.is_empty(), "an ack empties the queue in order");
-            self.submit(op).await;
-        } else {
-            self.queue.push_back(op);
-        }
+        self.queue.push_back((txn, op));
+    }
+
+    /// The txn at the front of the queue, if it may go out now: nothing of this agent is
+    /// in flight, and the other agent has `other_acked` txns acknowledged.
+    fn ready(&self, causality: &Causality, other_acked: usize) -> Option<usize> {
+        let &(txn, _) = self.queue.front()?;
+        let other_before = txn - causality.rank[txn];
+        (self.doc().ot.is_synchronized() && other_acked >= other_before).then_some(txn)
     }
 
     /// Applies one message from the relay.
@@ -228,9 +244,7 @@ impl Agent {
                 if revision != self.in_flight_base + 1 {
                     self.stats.rebased_by_relay += 1;
                 }
-                if let Some(op) = self.queue.pop_front() {
-                    self.submit(op).await;
-                }
+                self.acked += 1;
             }
             ServerMessage::Remote { op, revision, .. } => {
                 let pending = !self.queue.is_empty() || !self.doc().ot.is_synchronized();
@@ -246,7 +260,7 @@ impl Agent {
                 );
                 // The relay's operation goes on the right: it is already sequenced, and the
                 // queued ones are not, the same sides the relay takes for them later.
-                for q in self.queue.iter_mut() {
+                for (_, q) in self.queue.iter_mut() {
                     let (mine, theirs) = Operation::transform(q, &op).expect("same base");
                     *q = mine;
                     op = theirs;
@@ -291,13 +305,54 @@ impl Agent {
 /// Waits for the next message to either agent and handles it. Both sockets are watched,
 /// so an agent waiting for the other's txn never blocks the ack that lets the other send
 /// it. `TestClient::next` times out, so a lost message fails the test instead of hanging.
-async fn wait_any(agents: &mut [Agent; 2]) {
+async fn wait_any(agents: &mut [Agent; 2], causality: &Causality) {
     let [zero, one] = agents;
     let (who, msg) = tokio::select! {
         msg = zero.client.next() => (0, msg),
         msg = one.client.next() => (1, msg),
     };
     agents[who].handle(msg).await;
+    pump(agents, causality).await;
+}
+
+/// Sends every queued txn whose turn has come, in the trace's order (see the top).
+async fn pump(agents: &mut [Agent; 2], causality: &Causality) {
+    loop {
+        let mut sent = false;
+        for a in 0..2 {
+            let other_acked = agents[1 - a].acked;
+            if agents[a].ready(causality, other_acked).is_some() {
+                let (_, op) = agents[a].queue.pop_front().expect("ready means queued");
+                agents[a].submit(op).await;
+                sent = true;
+            }
+        }
+        if !sent {
+            return;
+        }
+    }
+}
+
+/// Fails unless `text` is `expected`, naming the first char where they part.
+fn assert_same(kind: &str, what: &str, text: &Rope, expected: &str) {
+    if *text == expected {
+        return;
+    }
+    let text = text.to_string();
+    let at = text
+        .chars()
+        .zip(expected.chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let around = |s: &str| -> String { s.chars().skip(at.saturating_sub(20)).take(60).collect() };
+    panic!(
+        "{kind}: {what} differs from the expected text at char {at} ({} chars against {}): \
+         {:?} against {:?}",
+        text.chars().count(),
+        expected.chars().count(),
+        around(&text),
+        around(expected),
+    );
 }
 
 /// The document as the store holds it, rebuilt from the snapshot and the log.
@@ -381,38 +436,48 @@ async fn replay(trace: &Trace, causality: &Causality, db: TestDb) {
         for agent in agents.iter_mut() {
             agent.drain().await;
         }
+        pump(&mut agents, causality).await;
         let seen = causality.seen_of(i, other);
         while !agents[a].advance_view(seen) {
-            wait_any(&mut agents).await;
+            wait_any(&mut agents, causality).await;
         }
         let op = txn_op(&agents[a].view, txn);
-        agents[a].local(op).await;
+        agents[a].local(i, op);
+        pump(&mut agents, causality).await;
     }
 
     // Let every queued operation go out and every broadcast arrive.
     while !(agents[0].settled(causality.count[1]) && agents[1].settled(causality.count[0])) {
-        wait_any(&mut agents).await;
+        wait_any(&mut agents, causality).await;
     }
     let revision = trace.txns.len() as u64;
+    let (text, rest_revision) = relay.document(&room, PATH).await;
+    assert_eq!(rest_revision, revision, "{kind}: relay revision");
+    // Convergence first: whatever the order, everyone must hold the relay's text.
     for (a, agent) in agents.iter_mut().enumerate() {
         assert!(agent.advance_view(causality.count[1 - a]));
         assert_eq!(agent.doc().ot.revision(), revision, "{kind}: agent {a}");
-        assert!(
-            agent.doc().text == trace.end_content,
-            "{kind}: agent {a}'s document is not endContent"
-        );
-        assert!(
-            agent.view == trace.end_content,
-            "{kind}: agent {a}'s view is not endContent"
+        assert_same(
+            kind,
+            &format!("agent {a}'s document"),
+            &agent.doc().text,
+            &text,
         );
     }
-    let (text, rest_revision) = relay.document(&room, PATH).await;
-    assert_eq!(rest_revision, revision, "{kind}: relay revision");
-    assert!(
-        text == trace.end_content,
-        "{kind}: the relay's text is not endContent"
+    assert_same(
+        kind,
+        "the relay's text",
+        &Rope::from_str(&text),
+        &trace.end_content,
     );
-
+    for (a, agent) in agents.iter().enumerate() {
+        assert_same(
+            kind,
+            &format!("agent {a}'s view"),
+            &agent.view,
+            &trace.end_content,
+        );
+    }
     let stats: Vec<&Concurrency> = agents.iter().map(|a| &a.stats).collect();
     eprintln!(
         "{kind}: {} txns replayed in {:.1?}; concurrency per agent: {stats:?}",
