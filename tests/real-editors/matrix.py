@@ -36,16 +36,18 @@ from room import PATH, TYPING_SECS, Room, count_once, exactly_once, wait_lua  # 
 # Scenario id -> the reported bug that makes it fail today (each prints KNOWN FAILING when
 # it fails; never silently skipped). Remove an entry once its bug is fixed.
 KNOWN_FAILING: dict[str, str] = {
-    # Fails in most runs (5 of 6 whole matrix runs here); no keystroke is lost. Both
-    # users insert a line break and then a word at offset 0 at once, and every tie
-    # between insertions at one place is broken by a fixed rule (the relay puts the
-    # earlier operation first; the proxy puts typing in front of a collaborator's
-    # insertion not yet in the editor). In Bob's Neovim's log, Carol's line break landed
-    # between his word and his own line break, and her word then in front of his
-    # (`LINE_CLINE_B`, then an empty line): the interleaving of concurrent insertions at
-    # one place, which position-based OT does not prevent. Neovim keeping the cursor in
-    # front of a line break inserted at it (Insert mode) gives the same picture. Not
-    # fixed.
+    # Fails in most runs; no keystroke is lost. Bob and Carol each insert a line break at
+    # offset 0 and then type at their cursor, in Insert mode. One of the two line breaks
+    # is sequenced first, so one user receives the other's line break exactly at their
+    # cursor, and Neovim in Insert mode keeps the cursor in front of text inserted at it
+    # (checked with pynvim: `O`, then nvim_buf_set_text of a line break at the cursor
+    # leaves it on the first line; in Normal mode the cursor moves past). That user then types
+    # on the other's line, whichever way the relay orders the two line breaks. In one
+    # such run the relay's log was: Bob "\n"@0, Carol "\n"@0 (placed first), Bob "LINE_B"@0,
+    # Carol "LINE_C"@0: `LINE_CLINE_B`, then an empty line. No tie rule in the OT changes
+    # this: both buffers hold the same text, and only moving a cursor would. The plugin
+    # could move its own user's cursor, but a plugin-less Neovim's cursor is out of
+    # reach, so this stays listed. Not fixed.
     "same-keys-lines": "two users' words glued on one line when both press O at the top at once",
 }
 for _id in filter(None, os.environ.get("PAIRPROG_MATRIX_KNOWN_FAILING", "").split(",")):
