@@ -100,6 +100,16 @@ pub enum ClientMessage {
         #[serde(deserialize_with = "checked::text")]
         path: String,
         selections: Vec<Selection>,
+        /// The revision the offsets refer to: the client's, with none of its operations
+        /// awaiting an ack. The relay moves the offsets past the revisions committed
+        /// since, which the client had not yet received. Absent: read against the
+        /// relay's current text.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "checked::optional_counter"
+        )]
+        revision: Option<u64>,
     },
 }
 

@@ -278,6 +278,7 @@ async fn read_only_participants_watch_but_change_nothing() {
             .send(&ClientMessage::Cursor {
                 path: "a.txt".into(),
                 selections: vec![Selection { anchor: 2, head: 2 }],
+                revision: None,
             })
             .await;
         let watcher_id = watcher.participant_id.clone();

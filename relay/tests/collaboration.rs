@@ -54,6 +54,7 @@ async fn two_clients_edit_one_document() {
         bob.send(&ClientMessage::Cursor {
             path: "src/main.rs".into(),
             selections: vec![Selection { anchor: 3, head: 5 }],
+            revision: None,
         })
         .await;
         let bob_id = bob.participant_id.clone();

@@ -116,6 +116,7 @@ async fn regression_a_watchers_cursor_flood_got_the_writers_kicked() {
     let cursor = serde_json::to_string(&ClientMessage::Cursor {
         path: "a.txt".into(),
         selections,
+        revision: None,
     })
     .expect("json");
     let started = tokio::time::Instant::now();

@@ -510,6 +510,7 @@ async fn presence_crosses_relays() {
     x.send(&ClientMessage::Cursor {
         path: PATH.to_owned(),
         selections: selections.clone(),
+        revision: None,
     })
     .await;
     let x_id = x.participant_id.clone();

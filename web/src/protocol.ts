@@ -25,7 +25,9 @@ export type ClientMessage =
   | { type: "open"; path: string; language?: string; text?: string; revision?: number }
   | { type: "close"; path: string }
   | { type: "op"; path: string; base: number; seq: number; op: Component[] }
-  | { type: "cursor"; path: string; selections: Selection[] };
+  // revision: the revision the offsets refer to (ours, with nothing awaiting an ack), so
+  // the relay moves them past what it committed since and we had not received yet.
+  | { type: "cursor"; path: string; selections: Selection[]; revision?: number };
 
 export interface Participant {
   id: string;

@@ -130,7 +130,8 @@ impl Session {
     /// after them would point past the relay's text (clamped, drawn behind the typist)
     /// or into someone else's. So it waits, stated in the relay's text at our revision
     /// and moved with every revision, until our edits are all acknowledged. Meanwhile
-    /// the relay and the others move our last cursor past each insert of ours.
+    /// the relay and the others move our last cursor past each insert of ours. It goes
+    /// out with our revision, so the relay moves it past what it committed since.
     pub(super) async fn own_cursor(&mut self, uri: &Uri, selections: Vec<Selection>) {
         let Some(open) = self.docs.get_mut(uri) else {
             return;
@@ -164,8 +165,16 @@ impl Session {
         let Some(selections) = open.cursor_waiting.take() else {
             return;
         };
-        self.send_connected(ClientMessage::Cursor { path, selections })
-            .await;
+        // The relay may have committed others' edits we have not received yet; naming
+        // our revision lets it move the offsets past them rather than read them against
+        // a text they were not made on.
+        let revision = open.doc.revision();
+        self.send_connected(ClientMessage::Cursor {
+            path,
+            selections,
+            revision,
+        })
+        .await;
     }
 
     /// Cursors moved or someone left: plugins and inlay hints both need to know.

@@ -294,15 +294,30 @@ impl DocCore {
     }
 
     /// A local subscriber's cursor: kept (so it moves with edits), shown to the others
-    /// here and on other relays.
+    /// here and on other relays. Offsets made at `revision` are first moved past the
+    /// revisions announced since, which the client had not received when it sent them.
     pub fn set_cursor(
         &mut self,
         participant_id: &str,
-        selections: Vec<Selection>,
+        mut selections: Vec<Selection>,
+        revision: Option<u64>,
         out: &mut Vec<Effect>,
     ) {
-        if !self.subscribers.contains_key(participant_id) {
+        let Some(subscriber) = self.subscribers.get(participant_id) else {
             return;
+        };
+        if let (Some(revision), Some(doc)) = (revision, &self.doc) {
+            // The announced revisions only: the cursors kept here, and what the others
+            // hold, do not include a batch still in flight.
+            let missed = subscriber.delivered.saturating_sub(revision);
+            if let Some(ops) = doc.seq.operations_since(revision) {
+                for op in ops.take(usize::try_from(missed).unwrap_or(usize::MAX)) {
+                    for s in selections.iter_mut() {
+                        s.anchor = transform_u64(op, s.anchor, Bias::Before);
+                        s.head = transform_u64(op, s.head, Bias::Before);
+                    }
+                }
+            }
         }
         let Some(selections) = self.clamp(selections) else {
             return;

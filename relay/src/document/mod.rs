@@ -63,6 +63,8 @@ pub enum DocCommand {
     Cursor {
         participant_id: String,
         selections: Vec<Selection>,
+        /// The revision the offsets refer to, when the client named it.
+        revision: Option<u64>,
     },
     /// The current text, for REST.
     Read {

@@ -164,9 +164,11 @@ impl Owner {
                 DocCommand::Cursor {
                     participant_id,
                     selections,
+                    revision,
                 } => {
                     let mut fx = Vec::new();
-                    self.core.set_cursor(&participant_id, selections, &mut fx);
+                    self.core
+                        .set_cursor(&participant_id, selections, revision, &mut fx);
                     self.perform(fx);
                 }
                 DocCommand::Read { reply } => {

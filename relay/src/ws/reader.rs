@@ -42,8 +42,9 @@ pub(super) struct Connection {
     limiter: Option<DefaultDirectRateLimiter>,
     /// The latest cursor per document not passed on yet. A newer one replaces it, so a
     /// flood of cursor updates costs the owner (and every subscriber's outbox) at most
-    /// one update per `--cursor-interval`, never one per message.
-    cursors: HashMap<String, Vec<Selection>>,
+    /// one update per `--cursor-interval`, never one per message. Each is kept with the
+    /// revision its offsets refer to, when the client named it.
+    cursors: HashMap<String, (Option<u64>, Vec<Selection>)>,
     /// When the pending cursors may next be passed on.
     next_cursor_at: tokio::time::Instant,
 }
@@ -118,13 +119,15 @@ impl Connection {
     fn flush_cursors(&mut self) {
         let participant_id = &self.member.participant.id;
         let open = &self.open;
-        self.cursors.retain(|path, selections| {
+        self.cursors.retain(|path, pending| {
             let Some(tx) = open.get(path) else {
                 return false;
             };
+            let (revision, selections) = pending;
             let command = DocCommand::Cursor {
                 participant_id: participant_id.clone(),
                 selections: selections.clone(),
+                revision: *revision,
             };
             matches!(
                 tx.try_send(command),
@@ -236,11 +239,12 @@ impl Connection {
             ClientMessage::Cursor {
                 path,
                 mut selections,
+                revision,
             } => {
                 let path = key(path);
                 if self.open.contains_key(&path) {
                     selections.truncate(MAX_SELECTIONS);
-                    self.cursors.insert(path, selections);
+                    self.cursors.insert(path, (revision, selections));
                     if tokio::time::Instant::now() >= self.next_cursor_at {
                         self.flush_cursors();
                     }

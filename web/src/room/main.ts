@@ -386,8 +386,10 @@ function releaseOwnCursor(d: Doc): void {
 function sendCursor(path: string, selections: Selection[]): void {
   // Only where the relay counts us as subscribed: a cursor that overtakes a reopen after
   // a reconnect is answered `not_open`.
-  if (docs.get(path)?.ready !== true) return;
-  connection.send({ type: "cursor", path, selections });
+  const d = docs.get(path);
+  if (d?.ready !== true) return;
+  const revision = d.sync?.revision;
+  connection.send(revision === undefined ? { type: "cursor", path, selections } : { type: "cursor", path, selections, revision });
 }
 
 /** Shows the collaborators' cursors of the shown document. */
