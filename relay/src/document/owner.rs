@@ -152,15 +152,16 @@ impl Owner {
                     if reply.is_closed() {
                         continue;
                     }
+                    let participant_id = member.participant.id.clone();
                     let result = self.open(member, language, text, revision, &reply).await;
-                    let _ = reply.send(result);
+                    if let Err(Ok(())) = reply.send(result) {
+                        // It gave up after the last check (its timeout fired on another
+                        // thread, or its connection ended): it will never send `close`
+                        // for a subscription it does not know of, so undo it here.
+                        self.unsubscribe(&participant_id);
+                    }
                 }
-                DocCommand::Close { participant_id } => {
-                    self.members.remove(&participant_id);
-                    let mut fx = Vec::new();
-                    self.core.unsubscribe(&participant_id, &mut fx);
-                    self.perform(fx);
-                }
+                DocCommand::Close { participant_id } => self.unsubscribe(&participant_id),
                 DocCommand::Cursor {
                     participant_id,
                     selections,
@@ -201,6 +202,14 @@ impl Owner {
                 .fetch_sub(1, Ordering::Relaxed);
         }
         self.host.owner_ended(&self.env.metrics);
+    }
+
+    /// Ends a local subscription.
+    fn unsubscribe(&mut self, participant_id: &str) {
+        self.members.remove(participant_id);
+        let mut fx = Vec::new();
+        self.core.unsubscribe(participant_id, &mut fx);
+        self.perform(fx);
     }
 
     /// Keeps the live documents metric in step with whether the core holds a document.
