@@ -217,8 +217,8 @@ impl Store {
 
     /// Appends the operations of several documents atomically, with one commit (and
     /// sync) for all of them, and sends their notices on Postgres. Any failure writes
-    /// and sends nothing; the caller retries document by document with
-    /// [`Store::append_batch`] to learn which one failed.
+    /// and sends nothing; the committer then splits the group in halves and appends each
+    /// again, recursively, to isolate the batch that fails.
     pub async fn append_many(&self, batches: &[AppendBatch]) -> Result<(), StoreError> {
         dispatch!(self, store => store.append_many(batches).await)
     }
