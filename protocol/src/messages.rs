@@ -120,6 +120,20 @@ pub struct Selection {
     pub head: u64,
 }
 
+/// Moves every end of `selections` to where it is after `op` (see
+/// [`Operation::transform_offset`]): the relay and the editor agent both keep
+/// collaborators' cursors in step with the revisions this way.
+pub fn move_selections(selections: &mut [Selection], op: &Operation, bias: crate::Bias) {
+    let moved = |offset: u64| {
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        op.transform_offset(offset, bias) as u64
+    };
+    for s in selections {
+        s.anchor = moved(s.anchor);
+        s.head = moved(s.head);
+    }
+}
+
 /// Messages the relay sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]

@@ -223,12 +223,14 @@ impl Agent {
         self.queue.push_back((txn, op));
     }
 
-    /// The txn at the front of the queue, if it may go out now: nothing of this agent is
-    /// in flight, and the other agent has `other_acked` txns acknowledged.
-    fn ready(&self, causality: &Causality, other_acked: usize) -> Option<usize> {
-        let &(txn, _) = self.queue.front()?;
-        let other_before = txn - causality.rank[txn];
-        (self.doc().ot.is_synchronized() && other_acked >= other_before).then_some(txn)
+    /// Whether the txn at the front of the queue may go out now: nothing of this agent
+    /// is in flight, and the other agent has every txn before it acknowledged
+    /// (`other_acked` of them are).
+    fn ready(&self, causality: &Causality, other_acked: usize) -> bool {
+        self.queue.front().is_some_and(|&(txn, _)| {
+            let other_before = txn - causality.rank[txn];
+            self.doc().ot.is_synchronized() && other_acked >= other_before
+        })
     }
 
     /// Applies one message from the relay.
@@ -321,7 +323,7 @@ async fn pump(agents: &mut [Agent; 2], causality: &Causality) {
         let mut sent = false;
         for a in 0..2 {
             let other_acked = agents[1 - a].acked;
-            if agents[a].ready(causality, other_acked).is_some() {
+            if agents[a].ready(causality, other_acked) {
                 let (_, op) = agents[a].queue.pop_front().expect("ready means queued");
                 agents[a].submit(op).await;
                 sent = true;

@@ -11,7 +11,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::Session;
-use pairprog_protocol::messages::{ClientMessage, Selection};
+use pairprog_protocol::messages::{move_selections, ClientMessage, Selection};
 use pairprog_protocol::{Bias, Operation, Range};
 
 /// `$/pairprog/presence`: the room's participants and their cursors in the documents open
@@ -249,16 +249,5 @@ impl Session {
                 file.display()
             ),
         );
-    }
-}
-
-fn move_selections(selections: &mut [Selection], op: &Operation, bias: Bias) {
-    let moved = |offset: u64| {
-        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
-        op.transform_offset(offset, bias) as u64
-    };
-    for s in selections {
-        s.anchor = moved(s.anchor);
-        s.head = moved(s.head);
     }
 }

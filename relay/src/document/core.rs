@@ -12,8 +12,10 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use pairprog_protocol::bus::BusMessage;
-use pairprog_protocol::messages::{CursorInfo, ErrorCode, HistoryEntry, Selection, ServerMessage};
-use pairprog_protocol::{Bias, Operation, Sequencer};
+use pairprog_protocol::messages::{
+    move_selections, CursorInfo, ErrorCode, HistoryEntry, Selection, ServerMessage,
+};
+use pairprog_protocol::{Bias, Sequencer};
 use ropey::Rope;
 
 use super::types::{
@@ -312,10 +314,7 @@ impl DocCore {
             let missed = subscriber.delivered.saturating_sub(revision);
             if let Some(ops) = doc.seq.operations_since(revision) {
                 for op in ops.take(usize::try_from(missed).unwrap_or(usize::MAX)) {
-                    for s in selections.iter_mut() {
-                        s.anchor = transform_u64(op, s.anchor, Bias::Before);
-                        s.head = transform_u64(op, s.head, Bias::Before);
-                    }
+                    move_selections(&mut selections, op, Bias::Before);
                 }
             }
         }
@@ -535,10 +534,7 @@ impl DocCore {
             } else {
                 Bias::Before
             };
-            for s in selections.iter_mut() {
-                s.anchor = transform_u64(&entry.operation, s.anchor, bias);
-                s.head = transform_u64(&entry.operation, s.head, bias);
-            }
+            move_selections(selections, &entry.operation, bias);
         }
     }
 
@@ -561,8 +557,4 @@ impl DocCore {
         let msg = error.to_message(Some(&self.config.path), Some(submit.seq));
         self.reply(&submit.participant_id, msg, out);
     }
-}
-
-fn transform_u64(op: &Operation, offset: u64, bias: Bias) -> u64 {
-    op.transform_offset(usize::try_from(offset).unwrap_or(usize::MAX), bias) as u64
 }

@@ -388,8 +388,8 @@ function sendCursor(path: string, selections: Selection[]): void {
   // a reconnect is answered `not_open`.
   const d = docs.get(path);
   if (d?.ready !== true) return;
-  const revision = d.sync?.revision;
-  connection.send(revision === undefined ? { type: "cursor", path, selections } : { type: "cursor", path, selections, revision });
+  // An undefined revision is left out of the JSON: the relay then reads the offsets as before.
+  connection.send({ type: "cursor", path, selections, revision: d.sync?.revision });
 }
 
 /** Shows the collaborators' cursors of the shown document. */
