@@ -46,8 +46,10 @@ KNOWN_FAILING: dict[str, str] = {
     # such run the relay's log was: Bob "\n"@0, Carol "\n"@0 (placed first), Bob "LINE_B"@0,
     # Carol "LINE_C"@0: `LINE_CLINE_B`, then an empty line. No tie rule in the OT changes
     # this: both buffers hold the same text, and only moving a cursor would. The plugin
-    # could move its own user's cursor, but a plugin-less Neovim's cursor is out of
-    # reach, so this stays listed. Not fixed.
+    # could push its own user's cursor past a remote insertion at it, but should not:
+    # with that gravity, two users typing at one place take turns char by char and their
+    # words interleave (`hBeOlBlo`), where Neovim's gravity keeps each word whole. A
+    # plugin-less Neovim's cursor is out of reach anyway, so this stays listed. Not fixed.
     "same-keys-lines": "two users' words glued on one line when both press O at the top at once",
 }
 for _id in filter(None, os.environ.get("PAIRPROG_MATRIX_KNOWN_FAILING", "").split(",")):
