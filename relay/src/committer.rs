@@ -12,36 +12,74 @@
 //! serialised every document behind the one at fault). When the store could not be
 //! reached, or the commit's outcome is unknown, nobody is at fault and splitting would
 //! only add load: every owner gets the answer at once and settles it from its own log.
+//!
+//! Owners are pipelined: one hands its next batch while the previous one still commits.
+//! The store cannot keep a document's order across groups in flight (two statements on
+//! two connections commit in either order, and nothing in the log's keys forbids a gap),
+//! so the committer keeps it, by [`Chains`]: a batch names the one it follows. While
+//! that one still waits for a group, the batch joins it in a [`Unit`]: one statement,
+//! all or nothing, which halving never splits (so both typists of a document share a
+//! commit). Once that one is in a group in flight, the batch waits here until it
+//! committed, so no two statements in flight ever hold the same document. If the batch
+//! it follows did not commit (refused, failed, or its outcome unknown) it is answered as
+//! not written without being tried, and so is everything after it: the owner has taken
+//! all of them back. This is decided before the owner hears of the first failure, so
+//! nothing of a document is written behind a hole. (The batches of a unit share its
+//! outcome; after an unknown one the owner settles them all from the log.)
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
-use std::sync::Arc;
-
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::document::types::{CommitOutcome, Failure};
 use crate::metrics::Metrics;
-use crate::store::{AppendBatch, Store, StoreError};
+use crate::store::{AppendBatch, DocumentId, Store, StoreError};
 
 /// Batches waiting for the committer before owners are made to wait for a place.
 const QUEUE: usize = 8192;
 /// Most operations in one transaction.
 const MAX_ROWS: usize = 8192;
 /// Groups in flight at once on Postgres. While one waits for its disk sync, the next
-/// group forms and commits; the server merges the syncs of concurrent commits. This keeps
-/// each document's order only because an owner waits for its commit before it sends its
-/// next batch: two groups in flight never hold the same document. SQLite has one writer
-/// connection, so a second group there would only wait for it, smaller.
+/// group forms and commits; the server merges the syncs of concurrent commits. Two groups
+/// in flight never hold the same document: [`Chains`] holds a document's next batch back
+/// until the previous one committed. SQLite has one writer connection, so a second group
+/// there would only wait for it, smaller.
 const POSTGRES_WORKERS: usize = 2;
 
 struct CommitRequest {
     batch: AppendBatch,
+    /// This batch's number, unique in the process.
+    id: u64,
+    /// The batch of the same document it was sequenced on top of, if that one's answer
+    /// had not reached the owner when it handed this one.
+    after: Option<u64>,
     reply: oneshot::Sender<CommitOutcome>,
 }
 
 #[derive(Clone)]
 pub struct Committer {
     tx: mpsc::Sender<CommitRequest>,
+    ids: Arc<AtomicU64>,
+}
+
+/// A batch handed to the committer: its number (for the next batch's `after`) and the
+/// answer to come.
+pub struct Handed {
+    pub id: u64,
+    answer: oneshot::Receiver<CommitOutcome>,
+}
+
+impl Handed {
+    /// How the batch's commit ended.
+    pub async fn outcome(&mut self) -> CommitOutcome {
+        // The committer may have stopped after writing and before answering.
+        (&mut self.answer)
+            .await
+            .unwrap_or_else(|_| CommitOutcome::OutcomeUnknown("the committer stopped".to_owned()))
+    }
 }
 
 impl Committer {
@@ -54,22 +92,39 @@ impl Committer {
             Store::Sqlite(_) => 1,
         };
         tokio::spawn(run(store, metrics, rx, workers));
-        Committer { tx }
+        Committer {
+            tx,
+            ids: Arc::new(AtomicU64::new(1)),
+        }
     }
 
-    /// Commits one document's batch durably (and sends its notice), together with
-    /// whatever else is queued, and says how that ended.
-    pub async fn commit(&self, batch: AppendBatch) -> CommitOutcome {
+    /// Hands one document's batch over to be committed durably (with its notice),
+    /// together with whatever else is queued, after the batch `after` of the same
+    /// document committed; the answer comes through [`Handed::outcome`].
+    pub async fn hand(&self, batch: AppendBatch, after: Option<u64>) -> Handed {
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
-        if self.tx.send(CommitRequest { batch, reply }).await.is_err() {
-            return CommitOutcome::FailedBeforeCommit(Failure::Unavailable(
-                "the committer stopped".to_owned(),
-            ));
+        let request = CommitRequest {
+            batch,
+            id,
+            after,
+            reply,
+        };
+        if let Err(refused) = self.tx.send(request).await {
+            let _ = refused
+                .0
+                .reply
+                .send(CommitOutcome::FailedBeforeCommit(Failure::Unavailable(
+                    "the committer stopped".to_owned(),
+                )));
         }
-        // The committer may have stopped after writing and before answering.
-        answer
-            .await
-            .unwrap_or_else(|_| CommitOutcome::OutcomeUnknown("the committer stopped".to_owned()))
+        Handed { id, answer }
+    }
+
+    /// Commits one document's batch, with nothing of it in flight before, and says how
+    /// that ended.
+    pub async fn commit(&self, batch: AppendBatch) -> CommitOutcome {
+        self.hand(batch, None).await.outcome().await
     }
 }
 
@@ -109,59 +164,229 @@ fn rows_at_fault(code: &str) -> bool {
     }
 }
 
+/// One document's consecutive batches, committed together in one group and one
+/// statement, so all or none of them (a group refused is halved between units, never
+/// inside one).
+struct Unit {
+    requests: Vec<CommitRequest>,
+}
+
+/// Each document's order across groups (see the module comment).
+#[derive(Default)]
+struct Chains {
+    /// Batches taken in and not answered yet, with the batch that follows each and
+    /// waits for its outcome (a document's batches form one chain).
+    open: HashMap<u64, Vec<CommitRequest>>,
+    /// Units ready for the next group, oldest first; `first_unit` numbers the front one.
+    ready: VecDeque<Unit>,
+    first_unit: u64,
+    /// The unit each ready unit's last batch is in, so the batch that follows it joins
+    /// it (same group, same statement) instead of waiting for a whole commit cycle.
+    tails: HashMap<u64, u64>,
+    /// Per document, the last batch answered as not committed, for a batch that follows
+    /// it and reaches the committer only afterwards.
+    failed: HashMap<DocumentId, u64>,
+}
+
+impl Chains {
+    /// Takes in a request: joins the ready unit of the batch it follows, waits for that
+    /// batch's commit, is answered at once if that one did not commit, or starts a unit.
+    fn admit(&mut self, request: CommitRequest) {
+        let document = request.batch.document;
+        self.open.insert(request.id, Vec::new());
+        match request.after {
+            Some(after) if self.tails.contains_key(&after) => {
+                if let Some(unit) = self.tails.remove(&after) {
+                    self.tails.insert(request.id, unit);
+                    let index = (unit - self.first_unit) as usize;
+                    self.ready[index].requests.push(request);
+                }
+            }
+            Some(after) if self.open.contains_key(&after) => {
+                if let Some(waiting) = self.open.get_mut(&after) {
+                    waiting.push(request);
+                }
+            }
+            Some(after) if self.failed.get(&document) == Some(&after) => self.abandon(request),
+            after => {
+                if after.is_none() {
+                    self.failed.remove(&document);
+                }
+                self.start_unit(request);
+            }
+        }
+    }
+
+    /// Makes `request` a new ready unit, with the batches already waiting behind it.
+    fn start_unit(&mut self, request: CommitRequest) {
+        let unit = self.first_unit + self.ready.len() as u64;
+        let mut requests = vec![request];
+        while let Some(waiting) = requests
+            .last()
+            .and_then(|last| self.open.get_mut(&last.id))
+            .and_then(|waiting| waiting.pop())
+        {
+            requests.push(waiting);
+        }
+        if let Some(last) = requests.last() {
+            self.tails.insert(last.id, unit);
+        }
+        self.ready.push_back(Unit { requests });
+    }
+
+    /// The next group: ready units, oldest first, up to [`MAX_ROWS`] (at least one).
+    fn next_group(&mut self) -> Vec<Unit> {
+        let mut rows = 0;
+        let mut group = Vec::new();
+        while let Some(unit) = self.ready.front() {
+            let size: usize = unit.requests.iter().map(|r| r.batch.ops.len()).sum();
+            if rows > 0 && rows + size > MAX_ROWS {
+                break;
+            }
+            rows += size;
+            self.first_unit += 1;
+            if let Some(unit) = self.ready.pop_front() {
+                if let Some(last) = unit.requests.last() {
+                    self.tails.remove(&last.id);
+                }
+                group.push(unit);
+            }
+        }
+        group
+    }
+
+    /// A batch's commit ended: what waited for it is ready (or abandoned), then its owner
+    /// is answered.
+    fn finish(&mut self, done: Done, outcome: CommitOutcome) {
+        let waiting = self.open.remove(&done.id).unwrap_or_default();
+        if outcome == CommitOutcome::Committed {
+            for request in waiting {
+                self.start_unit(request);
+            }
+        } else {
+            self.failed.insert(done.document, done.id);
+            for request in waiting {
+                self.abandon(request);
+            }
+        }
+        let _ = done.reply.send(outcome);
+    }
+
+    /// Answers a batch (and everything waiting for it) as not written: the batch it
+    /// follows did not commit, so writing it would leave a hole in the log.
+    fn abandon(&mut self, request: CommitRequest) {
+        let mut stack = vec![request];
+        while let Some(request) = stack.pop() {
+            stack.extend(self.open.remove(&request.id).unwrap_or_default());
+            self.failed.insert(request.batch.document, request.id);
+            let _ = request
+                .reply
+                .send(CommitOutcome::FailedBeforeCommit(Failure::Unavailable(
+                    "an earlier batch of the document was not committed".to_owned(),
+                )));
+        }
+    }
+}
+
+/// A batch whose commit ended, as the group task hands it back.
+struct Done {
+    id: u64,
+    document: DocumentId,
+    reply: oneshot::Sender<CommitOutcome>,
+}
+
 /// Forms groups and commits each on a task of its own, at most `workers` at once. A
 /// group is formed only when a slot is free, so while every slot is busy the requests
-/// keep queueing and the next group takes all of them.
+/// keep queueing and the next group takes all of them. Outcomes come back here, so the
+/// chains are updated before any owner is answered.
 async fn run(
     store: Store,
     metrics: Arc<Metrics>,
     mut rx: mpsc::Receiver<CommitRequest>,
     workers: usize,
 ) {
-    let slots = Arc::new(Semaphore::new(workers));
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Vec<(Done, CommitOutcome)>>();
+    let mut chains = Chains::default();
+    let mut busy = 0;
+    let mut closed = false;
     loop {
-        // The semaphore is never closed, so acquiring only waits.
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = rx.recv().await else { return };
-        let mut rows = first.batch.ops.len();
-        let mut requests = vec![first];
-        while rows < MAX_ROWS {
-            match rx.try_recv() {
-                Ok(next) => {
-                    rows += next.batch.ops.len();
-                    requests.push(next);
-                }
-                Err(_) => break,
+        while busy < workers && !chains.ready.is_empty() {
+            while let Ok(next) = rx.try_recv() {
+                chains.admit(next);
             }
+            let group = chains.next_group();
+            busy += 1;
+            let (store, metrics, done_tx) = (store.clone(), metrics.clone(), done_tx.clone());
+            tokio::spawn(async move {
+                let _ = done_tx.send(commit_group(&store, &metrics, group).await);
+            });
         }
-        let (store, metrics) = (store.clone(), metrics.clone());
-        tokio::spawn(async move {
-            commit_group(&store, &metrics, requests).await;
-            drop(slot);
-        });
+        if closed && busy == 0 && chains.ready.is_empty() {
+            return;
+        }
+        tokio::select! {
+            Some(done) = done_rx.recv() => {
+                busy -= 1;
+                for (done, outcome) in done {
+                    chains.finish(done, outcome);
+                }
+            }
+            next = rx.recv(), if !closed => match next {
+                Some(next) => chains.admit(next),
+                None => closed = true,
+            },
+        }
     }
 }
 
 /// Commits a group; on a failure that blames its rows, commits each half again (see the
-/// module comment), so the batch at fault is found in O(log n) transactions.
-async fn commit_group(store: &Store, metrics: &Metrics, requests: Vec<CommitRequest>) {
-    let (batches, replies): (Vec<AppendBatch>, Vec<_>) =
-        requests.into_iter().map(|r| (r.batch, r.reply)).unzip();
-    let mut groups = vec![(batches, replies)];
-    while let Some((mut batches, mut replies)) = groups.pop() {
+/// module comment), so the unit at fault is found in O(log n) transactions. Returns
+/// each batch's outcome; the caller answers the owners.
+async fn commit_group(
+    store: &Store,
+    metrics: &Metrics,
+    units: Vec<Unit>,
+) -> Vec<(Done, CommitOutcome)> {
+    // The batches in one flat list (what the store takes), and per unit the answers due.
+    let mut batches = Vec::new();
+    let mut dones: Vec<Vec<Done>> = Vec::with_capacity(units.len());
+    for unit in units {
+        let mut unit_dones = Vec::with_capacity(unit.requests.len());
+        for r in unit.requests {
+            unit_dones.push(Done {
+                id: r.id,
+                document: r.batch.document,
+                reply: r.reply,
+            });
+            batches.push(r.batch);
+        }
+        dones.push(unit_dones);
+    }
+    let mut answered = Vec::with_capacity(batches.len());
+    // Each entry: batches, their answers by unit, and whether they are the rest of a
+    // unit whose head was just tried alone (then only tried if that head committed).
+    let mut groups = vec![(batches, dones, false)];
+    let mut head_committed = true;
+    while let Some((mut batches, mut dones, rest_of_unit)) = groups.pop() {
+        if rest_of_unit && !head_committed {
+            let outcome = CommitOutcome::FailedBeforeCommit(Failure::Unavailable(
+                "an earlier batch of the document was not committed".to_owned(),
+            ));
+            answered.extend(dones.into_iter().flatten().map(|d| (d, outcome.clone())));
+            continue;
+        }
         let started = Instant::now();
-        metrics
-            .commit_groups
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let result = match batches.as_slice() {
-            [one] => store.append_batch(one).await,
-            many => store.append_many(many).await,
+        metrics.commit_groups.fetch_add(1, Ordering::Relaxed);
+        let result = match (batches.as_slice(), dones.len()) {
+            ([one], _) => store.append_batch(one).await,
+            // One document's batches alone: a taken revision must still read as a
+            // conflict (a lost race), not as rows the store refused.
+            (chain, 1) => store.append_chain(chain).await,
+            (many, _) => store.append_many(many).await,
         };
         let outcome = match result {
             Ok(()) => {
-                tracing::trace!(documents = batches.len(), took = ?started.elapsed(), "group commit");
+                tracing::trace!(units = dones.len(), took = ?started.elapsed(), "group commit");
                 CommitOutcome::Committed
             }
             Err(e) => outcome_of(&e),
@@ -170,18 +395,36 @@ async fn commit_group(store: &Store, metrics: &Metrics, requests: Vec<CommitRequ
             outcome,
             CommitOutcome::FailedBeforeCommit(Failure::Conflict | Failure::Rejected(_))
         );
-        if blames_rows && batches.len() > 1 {
+        if blames_rows && dones.len() > 1 {
             tracing::debug!(
-                documents = batches.len(),
+                units = dones.len(),
                 "group commit refused; committing each half"
             );
-            let half = batches.len() / 2;
-            groups.push((batches.split_off(half), replies.split_off(half)));
-            groups.push((batches, replies));
+            let half = dones.len() / 2;
+            let second = dones.split_off(half);
+            let at: usize = dones.iter().map(Vec::len).sum();
+            groups.push((batches.split_off(at), second, false));
+            groups.push((batches, dones, false));
             continue;
         }
-        for reply in replies {
-            let _ = reply.send(outcome.clone());
+        if matches!(
+            outcome,
+            CommitOutcome::FailedBeforeCommit(Failure::Rejected(_))
+        ) && batches.len() > 1
+        {
+            // One unit whose rows were refused: its head alone, then (only if that
+            // committed) the rest, so the refusal reaches the batch at fault and not the
+            // batches before it (the owner refuses the operation a refusal names when it
+            // stands alone). A unit holds at most the owner's pipeline of batches.
+            let mut head = dones.pop().unwrap_or_default();
+            let rest = head.split_off(1);
+            let rest_batches = batches.split_off(1);
+            groups.push((rest_batches, vec![rest], true));
+            groups.push((batches, vec![head], false));
+            continue;
         }
+        head_committed = outcome == CommitOutcome::Committed;
+        answered.extend(dones.into_iter().flatten().map(|d| (d, outcome.clone())));
     }
+    answered
 }

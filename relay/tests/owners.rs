@@ -3,8 +3,9 @@
 //! SQLite store, with the test standing in for the connections. These are the defects
 //! of issue 15 whose fixes live in the owner's and the committer's control flow, where
 //! the simulator (which re-implements the owner's wiring) cannot see them: an `open`
-//! whose requester gave up (defect 7), an owner that ends early (defect 10) and a
-//! refused group commit (defect 9).
+//! whose requester gave up (defect 7), an owner that ends early (defect 10), a
+//! refused group commit (defect 9), and the committer keeping a pipelined document's
+//! batches in order (issue 19).
 
 mod common;
 
@@ -318,4 +319,140 @@ async fn regression_one_refused_batch_retried_the_whole_group_one_by_one() {
         assert_eq!(logged.len(), 1, "document {i}");
         assert_eq!(logged[0].author, author, "document {i}");
     }
+}
+
+/// Issue 19, item 1. Owners are pipelined: a document's next batch reaches the committer
+/// while the one before it still commits. Nothing in the log's keys forbids a hole, so
+/// had the committer written a later batch after an earlier one of the same document
+/// failed, the log would hold revision 3 without revision 2. A batch joins the one it
+/// follows in one statement while that one waits for a group, or else waits until it
+/// committed, and is answered as not written (without being tried) when it did not;
+/// other documents are not held up.
+#[tokio::test]
+async fn a_documents_later_batches_are_not_written_after_one_that_failed() {
+    let world = World::new().await;
+    let store = &world.env.store;
+    let failing = store
+        .create_document(ROOM, "failing.txt", "plaintext", "")
+        .await
+        .expect("create a document");
+    let fine = store
+        .create_document(ROOM, "fine.txt", "plaintext", "")
+        .await
+        .expect("create a document");
+    let insert = |document, revision: u64, author: &str| AppendBatch {
+        document,
+        ops: vec![LoggedOperation {
+            revision,
+            author: author.to_owned(),
+            client_id: format!("client-{author}"),
+            client_seq: revision,
+            operation: Operation::new().insert(author),
+            committed_at_ms: 0,
+            participant_id: author.to_owned(),
+        }],
+        notice: None,
+    };
+    // Another relay already took revision 1 of `failing`: its first batch conflicts, and
+    // the two sequenced on top of it (revisions 2 and 3) would not.
+    store
+        .append_batch(&insert(failing, 1, "other"))
+        .await
+        .expect("the other relay's commit");
+
+    let committer = &world.env.committer;
+    let mut first = committer.hand(insert(failing, 1, "mine"), None).await;
+    let mut second = committer
+        .hand(insert(failing, 2, "mine"), Some(first.id))
+        .await;
+    let mut third = committer
+        .hand(insert(failing, 3, "mine"), Some(second.id))
+        .await;
+    let mut fine_first = committer.hand(insert(fine, 1, "mine"), None).await;
+    let mut fine_second = committer
+        .hand(insert(fine, 2, "mine"), Some(fine_first.id))
+        .await;
+
+    assert_eq!(
+        first.outcome().await,
+        CommitOutcome::FailedBeforeCommit(Failure::Conflict)
+    );
+    // They either joined the first one's unit (one statement: its conflict is theirs)
+    // or waited for it and were never tried; written, in any case, they are not.
+    for later in [&mut second, &mut third] {
+        let outcome = later.outcome().await;
+        assert!(
+            matches!(outcome, CommitOutcome::FailedBeforeCommit(_)),
+            "a batch after one that failed is answered as not written: {outcome:?}"
+        );
+    }
+    assert_eq!(fine_first.outcome().await, CommitOutcome::Committed);
+    assert_eq!(fine_second.outcome().await, CommitOutcome::Committed);
+
+    let logged = store
+        .operations_since(failing, 0, 10)
+        .await
+        .expect("read the log");
+    let revisions: Vec<(u64, &str)> = logged
+        .iter()
+        .map(|e| (e.revision, e.author.as_str()))
+        .collect();
+    assert_eq!(revisions, vec![(1, "other")], "no hole in the log");
+    let logged = store
+        .operations_since(fine, 0, 10)
+        .await
+        .expect("read the log");
+    assert_eq!(logged.len(), 2, "the other document committed both batches");
+}
+
+/// Issue 19, item 1. A document's batches that share one statement (the committer's
+/// unit) are refused together when one row is bad. Answered as one, the batch before
+/// the bad one would be refused too, and the owner refuses an operation a refusal names
+/// when it stands alone: an innocent operation lost. The unit's head is tried alone,
+/// then the rest, so only the batch at fault is refused.
+#[tokio::test]
+async fn a_refused_unit_blames_only_the_batch_at_fault() {
+    let world = World::new().await;
+    let store = &world.env.store;
+    let busy = store
+        .create_document(ROOM, "busy.txt", "plaintext", "")
+        .await
+        .expect("create a document");
+    let document = store
+        .create_document(ROOM, "unit.txt", "plaintext", "")
+        .await
+        .expect("create a document");
+    let insert = |document, revision: u64, seq: u64| AppendBatch {
+        document,
+        ops: vec![LoggedOperation {
+            revision,
+            author: "a".to_owned(),
+            client_id: "client-a".to_owned(),
+            client_seq: seq,
+            operation: Operation::new().insert("a"),
+            committed_at_ms: 0,
+            participant_id: "a".to_owned(),
+        }],
+        notice: None,
+    };
+    let committer = &world.env.committer;
+    // The single SQLite writer is busy with another document, so the two batches below
+    // wait for the next group together, the second joined to the first.
+    let mut other = committer.hand(insert(busy, 1, 1), None).await;
+    let mut good = committer.hand(insert(document, 1, 1), None).await;
+    // A sequence number SQL cannot hold: the store refuses the row.
+    let mut bad = committer
+        .hand(insert(document, 2, u64::MAX), Some(good.id))
+        .await;
+    assert_eq!(other.outcome().await, CommitOutcome::Committed);
+    assert_eq!(good.outcome().await, CommitOutcome::Committed);
+    assert!(matches!(
+        bad.outcome().await,
+        CommitOutcome::FailedBeforeCommit(Failure::Rejected(_))
+    ));
+    let logged = store
+        .operations_since(document, 0, 10)
+        .await
+        .expect("read the log");
+    assert_eq!(logged.len(), 1, "the good batch committed, the bad one not");
 }

@@ -1,18 +1,9 @@
-//! A batch's life in the core: deduplicate and sequence submits in memory, hand them to
-//! the store as one [`CommitRequest`], and settle its [`CommitOutcome`].
+//! A batch's way into the store: deduplicate and sequence submits in memory, on top of
+//! the batches still in flight, and hand them to the store as one [`CommitRequest`].
+//! How its [`super::CommitOutcome`] is settled is in `outcome.rs`.
 //!
-//! - Committed: the ops become durable, then (only then) their authors are acknowledged
-//!   and the other subscribers hear of them.
-//! - Failed before commit: the batch is taken back (the sequencer restored to its
-//!   checkpoint). A lost race with another relay sequences it again on top of what the
-//!   log holds; rows the store refused are split in halves until the offending operation
-//!   stands alone, so it never takes the others with it; an unreachable store makes
-//!   every sender resend.
-//! - Outcome unknown: nothing is answered until the log says what is in it (`resolve`);
-//!   what the log holds is announced like any committed operation, the rest is refused.
-//!
-//! A duplicate of an operation in flight (same client id and seq) is not acknowledged
-//! from memory: it waits for the first copy's outcome and gets the same answer.
+//! A duplicate of an operation in any batch in flight (same client id and seq) is not
+//! acknowledged from memory: it waits for that copy's outcome and gets the same answer.
 
 use pairprog_protocol::messages::{ErrorCode, ServerMessage};
 use pairprog_protocol::{Component, SequenceError};
@@ -21,20 +12,29 @@ use ropey::Rope;
 use super::core::DocCore;
 #[cfg(test)]
 use super::core::Fault;
-use super::types::{
-    CommitOutcome, CommitRequest, Effect, Failure, LogEntry, ProtoError, SubmitCommand,
-};
+use super::types::{unavailable, CommitRequest, Effect, LogEntry, ProtoError, SubmitCommand};
 use super::types::{InFlight, Lookup, Pending};
 
 /// Times one batch may lose the race for its revisions to other relays before its
 /// senders are told to resend.
 pub const MAX_RACES: usize = 64;
 
+/// Most batches of one document in flight at once. The next is sequenced while earlier
+/// ones commit, so a document is not held to one commit cycle per batch; the bound keeps
+/// what a failure takes back (and sequences again) small: at most this many batches of
+/// up to `MAX_BATCH` operations each. The committer joins a document's batches that
+/// wait for the same group into one statement and holds the others back until the one
+/// before committed (see `committer.rs`), so more than a few would only wait there.
+pub const PIPELINE: usize = 4;
+
 /// What the shell does after a batch's outcome was taken in.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {
     /// Settled: ask [`DocCore::next_commit`] for more.
     Done,
+    /// The answer of a batch already taken back says it committed, against the
+    /// committer's promise: reload ([`DocCore::lost_track`]).
+    LostTrack,
     /// Another relay took some revisions: take the document's append lock (or catch
     /// up), apply what the log holds beyond [`DocCore::revision`], then commit again.
     Race,
@@ -47,8 +47,8 @@ enum Class {
     New,
     /// Committed already as this revision: acknowledge it again.
     Resend(u64),
-    /// A duplicate of the operation at this index of the batch in flight.
-    Waiter(usize),
+    /// A duplicate of the operation at (batch, index) of the batches in flight.
+    Waiter(usize, usize),
     /// Acknowledged while the log was read during this batch's life.
     Answered,
     Refuse(ProtoError),
@@ -81,14 +81,20 @@ impl DocCore {
         self.backlog.push_back(batch);
     }
 
-    /// Sequences the next waiting submits in memory and returns what to append, or
-    /// `None` when nothing is left (or a batch is still in flight).
+    /// Sequences the next waiting submits in memory, on top of the batches in flight,
+    /// and returns what to append; `None` when nothing is left, [`PIPELINE`] batches are
+    /// in flight, an unknown outcome is being settled, or stale answers are still due.
     pub fn next_commit(&mut self, now_ms: i64, out: &mut Vec<Effect>) -> Option<CommitRequest> {
-        while self.in_flight.is_none() {
+        if self.stale > 0 || self.resolving {
+            return None;
+        }
+        while self.in_flight.len() < PIPELINE {
             let Some(batch) = self.backlog.pop_front() else {
-                self.lookups.clear();
-                self.answered.clear();
-                self.races = 0;
+                if self.in_flight.is_empty() {
+                    self.lookups.clear();
+                    self.answered.clear();
+                    self.races = 0;
+                }
                 return None;
             };
             if let Some(request) = self.sequence(batch, now_ms, out) {
@@ -113,8 +119,9 @@ impl DocCore {
             }
             return None;
         };
-        self.in_flight = Some(InFlight {
+        self.in_flight.push_back(InFlight {
             checkpoint: doc.seq.checkpoint(),
+            text: doc.seq.text().clone(),
             ops: Vec::new(),
         });
         for submit in batch {
@@ -136,13 +143,10 @@ impl DocCore {
                     };
                     self.reply(&submit.participant_id, ack, out);
                 }
-                Class::Waiter(i) => {
+                Class::Waiter(b, i) => {
                     #[cfg(test)]
                     if self.fault == Fault::AckDuplicateFromMemory {
-                        let revision = self
-                            .in_flight
-                            .as_ref()
-                            .map_or(0, |f| f.ops[i].entry.revision);
+                        let revision = self.in_flight[b].ops[i].entry.revision;
                         let ack = ServerMessage::Ack {
                             path: self.config.path.clone(),
                             revision,
@@ -151,9 +155,7 @@ impl DocCore {
                         self.reply(&submit.participant_id, ack, out);
                         continue;
                     }
-                    if let Some(f) = &mut self.in_flight {
-                        f.ops[i].waiters.push(submit.participant_id);
-                    }
+                    self.in_flight[b].ops[i].waiters.push(submit.participant_id);
                 }
                 Class::Refuse(e) => self.reply_error(&submit, e, out),
                 Class::New => match self.accept(&submit, &author, now_ms) {
@@ -167,7 +169,7 @@ impl DocCore {
                             };
                             self.reply(&submit.participant_id, ack, out);
                         }
-                        if let Some(f) = &mut self.in_flight {
+                        if let Some(f) = self.in_flight.back_mut() {
                             f.ops.push(Pending {
                                 submit,
                                 entry,
@@ -179,9 +181,9 @@ impl DocCore {
                 },
             }
         }
-        let flight = self.in_flight.as_ref()?;
+        let flight = self.in_flight.back()?;
         if flight.ops.is_empty() {
-            self.in_flight = None;
+            self.in_flight.pop_back();
             return None;
         }
         let ops: Vec<LogEntry> = flight.ops.iter().map(|p| p.entry.clone()).collect();
@@ -223,16 +225,20 @@ impl DocCore {
         if self.answered.contains(&key) {
             return Class::Answered;
         }
-        let flight = self.in_flight.as_ref().map_or(&[][..], |f| &f.ops[..]);
-        if let Some(i) = flight
-            .iter()
-            .position(|p| p.submit.client_id == s.client_id && p.submit.seq == s.seq)
-        {
-            return Class::Waiter(i);
+        for (b, flight) in self.in_flight.iter().enumerate() {
+            if let Some(i) = flight
+                .ops
+                .iter()
+                .position(|p| p.submit.client_id == s.client_id && p.submit.seq == s.seq)
+            {
+                return Class::Waiter(b, i);
+            }
         }
-        if let Some(last) = flight
+        if let Some(last) = self
+            .in_flight
             .iter()
             .rev()
+            .flat_map(|f| f.ops.iter().rev())
             .find(|p| p.submit.client_id == s.client_id)
         {
             if s.seq < last.submit.seq {
@@ -310,169 +316,6 @@ impl DocCore {
             participant_id: submit.participant_id.clone(),
         })
     }
-
-    /// Takes in how the batch in flight ended.
-    pub fn outcome(&mut self, outcome: CommitOutcome, out: &mut Vec<Effect>) -> Next {
-        let Some(flight) = self.in_flight.take() else {
-            return Next::Done;
-        };
-        match outcome {
-            CommitOutcome::Committed => {
-                for p in &flight.ops {
-                    if let Some(doc) = &mut self.doc {
-                        doc.clients.insert(
-                            p.entry.client_id.clone(),
-                            (p.entry.client_seq, p.entry.revision),
-                        );
-                    }
-                    self.announce(&p.entry, out);
-                }
-                Next::Done
-            }
-            CommitOutcome::OutcomeUnknown(_) => {
-                let since = flight.checkpoint.revision();
-                self.in_flight = Some(flight);
-                Next::Resolve { since }
-            }
-            CommitOutcome::FailedBeforeCommit(failure) => {
-                let ops = self.take_back(flight);
-                match failure {
-                    Failure::Conflict if self.races < MAX_RACES => {
-                        self.races += 1;
-                        self.backlog.push_front(resubmits(ops));
-                        Next::Race
-                    }
-                    Failure::Rejected(_) if ops.len() > 1 => {
-                        // Split so the operation at fault ends up alone: at most
-                        // log2(batch) more commits, and every other one goes through.
-                        let mut first = ops;
-                        let second = first.split_off(first.len() / 2);
-                        self.backlog.push_front(resubmits(second));
-                        self.backlog.push_front(resubmits(first));
-                        Next::Done
-                    }
-                    Failure::Rejected(why) => {
-                        let error = ProtoError::new(
-                            ErrorCode::InvalidOperation,
-                            format!("the store refused this operation ({why}); it was not applied"),
-                        );
-                        self.refuse(&ops, error, out);
-                        Next::Done
-                    }
-                    Failure::Conflict => {
-                        self.refuse(
-                            &ops,
-                            unavailable("other relays kept taking its revisions"),
-                            out,
-                        );
-                        Next::Done
-                    }
-                    Failure::Unavailable(why) => {
-                        self.refuse(&ops, unavailable(&why), out);
-                        Next::Done
-                    }
-                }
-            }
-        }
-    }
-
-    /// Settles an unknown outcome from the log after the batch's checkpoint. What the log
-    /// holds is applied and announced (its authors acknowledged); operations of the batch
-    /// it does not hold were not committed and are refused. An error reading the log
-    /// leaves the batch unsettled: the shell reads again, or gives up with
-    /// [`DocCore::lost_track`].
-    pub fn resolve(
-        &mut self,
-        log: Vec<LogEntry>,
-        out: &mut Vec<Effect>,
-    ) -> Result<(), super::types::LostTrack> {
-        let Some(flight) = self.in_flight.take() else {
-            return Ok(());
-        };
-        let ops = self.take_back(flight);
-        let found = |p: &Pending| {
-            log.iter()
-                .any(|e| e.client_id == p.submit.client_id && e.client_seq == p.submit.seq)
-        };
-        let (committed, lost): (Vec<Pending>, Vec<Pending>) = ops.into_iter().partition(found);
-        self.apply_log(&log, out)?;
-        for p in &committed {
-            // Waiters with the operation's client id were acknowledged by the announce.
-            let revision = self
-                .doc
-                .as_ref()
-                .and_then(|d| d.clients.get(&p.submit.client_id))
-                .map(|c| c.1);
-            for w in &p.waiters {
-                let same_client = self
-                    .subscribers
-                    .get(w)
-                    .is_some_and(|s| s.client_id == p.submit.client_id);
-                if let (false, Some(revision)) = (same_client, revision) {
-                    let ack = ServerMessage::Ack {
-                        path: self.config.path.clone(),
-                        revision,
-                        seq: p.submit.seq,
-                    };
-                    self.reply(w, ack, out);
-                }
-            }
-        }
-        self.refuse(&lost, unavailable("its commit failed"), out);
-        Ok(())
-    }
-
-    /// Answers every submit still waiting to be sequenced: the store cannot be reached.
-    pub fn refuse_backlog(&mut self, why: &str, out: &mut Vec<Effect>) {
-        let error = unavailable(why);
-        while let Some(batch) = self.backlog.pop_front() {
-            for s in &batch {
-                self.reply_error(s, error.clone(), out);
-            }
-        }
-    }
-
-    /// Restores the sequencer to before the batch and returns its operations.
-    fn take_back(&mut self, flight: InFlight) -> Vec<Pending> {
-        if let Some(doc) = &mut self.doc {
-            doc.seq.restore(flight.checkpoint);
-        }
-        flight.ops
-    }
-
-    /// Gives every sender of `ops`, duplicates included, the same refusal.
-    fn refuse(&self, ops: &[Pending], error: ProtoError, out: &mut Vec<Effect>) {
-        for p in ops {
-            self.reply_error(&p.submit, error.clone(), out);
-            for w in &p.waiters {
-                let msg = error.to_message(Some(&self.config.path), Some(p.submit.seq));
-                self.reply(w, msg, out);
-            }
-        }
-    }
-}
-
-/// The submits behind `ops` (duplicates included), to sequence again.
-fn resubmits(ops: Vec<Pending>) -> Vec<SubmitCommand> {
-    let mut again = Vec::with_capacity(ops.len());
-    for p in ops {
-        for w in &p.waiters {
-            let mut dup = p.submit.clone();
-            dup.participant_id = w.clone();
-            again.push(dup);
-        }
-        // The first copy goes before its duplicates.
-        let at = again.len() - p.waiters.len();
-        again.insert(at, p.submit);
-    }
-    again
-}
-
-fn unavailable(why: &str) -> ProtoError {
-    ProtoError::new(
-        ErrorCode::Unavailable,
-        format!("the relay could not store the operation ({why}); resend it"),
-    )
 }
 
 /// The UTF-8 size of `text` after `op` (which fits it), without applying it.

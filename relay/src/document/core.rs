@@ -7,7 +7,10 @@
 //!
 //! The promise it keeps: a subscriber hears of a revision only once it is durable, each
 //! revision exactly once and in order, and a sender is acknowledged only for what is in
-//! the log. How a batch travels to the store and back is in `batch.rs`.
+//! the log. The core is pipelined: it sequences the next batch while earlier ones commit
+//! (at most [`super::batch::PIPELINE`] in flight) and releases acks and remotes in
+//! revision order as their commits complete. How a batch is sequenced is in `batch.rs`,
+//! how its outcome is settled in `outcome.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -43,7 +46,7 @@ pub(super) struct LiveDoc {
     pub(super) seq: Sequencer,
     pub(super) snapshot_revision: u64,
     /// The last (seq, revision) committed per client id, to recognise resends. Only
-    /// durable operations are here; the batch in flight is in [`InFlight`].
+    /// durable operations are here; the batches in flight are in [`InFlight`].
     pub(super) clients: BTreeMap<String, (u64, u64)>,
 }
 
@@ -68,6 +71,9 @@ pub(crate) enum Fault {
     /// Not the core's: the hostile member speaks with another client's public id, as
     /// when `hello` named the id instead of the relay deriving it (defect 5).
     SpoofableClientIds,
+    /// When a batch fails before its commit, take back only it and leave the batches
+    /// sequenced on top of it in flight (issue 19: they must go back with it).
+    KeepLaterBatches,
 }
 
 pub struct DocCore {
@@ -75,8 +81,16 @@ pub struct DocCore {
     pub(super) doc: Option<LiveDoc>,
     pub(super) subscribers: BTreeMap<String, Subscriber>,
     pub(super) cursors: BTreeMap<String, Vec<Selection>>,
-    /// The batch sequenced in memory and handed to the store, if any.
-    pub(super) in_flight: Option<InFlight>,
+    /// The batches sequenced in memory and handed to the store, oldest first; each one
+    /// is sequenced on top of the one before it. Their answers come back in this order.
+    pub(super) in_flight: VecDeque<InFlight>,
+    /// Answers still due for batches already taken back (they followed one that did not
+    /// commit, so the committer writes none of them). Nothing new is handed to the
+    /// store until they are in: a batch sequenced again must not race its old copy.
+    pub(super) stale: usize,
+    /// The oldest batch's outcome is unknown and the log is being read to settle it:
+    /// nothing may be sequenced on top of it until [`Self::resolve`].
+    pub(super) resolving: bool,
     /// Submits waiting to be sequenced: a new batch, or the parts of a split one.
     pub(super) backlog: VecDeque<Vec<SubmitCommand>>,
     /// What the log said about (client, seq) pairs of the backlog (see `batch.rs`).
@@ -97,7 +111,9 @@ impl DocCore {
             doc: None,
             subscribers: BTreeMap::new(),
             cursors: BTreeMap::new(),
-            in_flight: None,
+            in_flight: VecDeque::new(),
+            stale: 0,
+            resolving: false,
             backlog: VecDeque::new(),
             lookups: BTreeMap::new(),
             answered: BTreeSet::new(),
@@ -115,7 +131,7 @@ impl DocCore {
     /// Nothing may be in flight: its outcome must be settled first.
     pub fn load(&mut self, loaded: Option<Loaded>) -> Result<(), LostTrack> {
         debug_assert!(
-            self.in_flight.is_none(),
+            self.in_flight.is_empty(),
             "a load while a batch is in flight"
         );
         self.doc = None;
@@ -160,17 +176,35 @@ impl DocCore {
         self.doc.as_ref().map(|d| d.id)
     }
 
-    /// The durable revision (nothing is in flight between inputs the shell gives).
+    /// The durable revision: the one before the oldest batch in flight.
     pub fn revision(&self) -> Option<u64> {
-        self.doc.as_ref().map(|d| d.seq.revision())
+        let doc = self.doc.as_ref()?;
+        Some(
+            self.in_flight
+                .front()
+                .map_or(doc.seq.revision(), |f| f.checkpoint.revision()),
+        )
+    }
+
+    /// Batches whose answers are still due to [`Self::outcome`].
+    pub fn batches_in_flight(&self) -> usize {
+        self.in_flight.len() + self.stale
+    }
+
+    /// Answers due for batches already taken back; the shell feeds them to
+    /// [`Self::outcome`] before anything else.
+    pub fn stale(&self) -> usize {
+        self.stale
     }
 
     pub fn language(&self) -> Option<&str> {
         self.doc.as_ref().map(|d| d.language.as_str())
     }
 
+    /// The durable text: without the batches in flight.
     pub fn text(&self) -> Option<&Rope> {
-        self.doc.as_ref().map(|d| d.seq.text())
+        let doc = self.doc.as_ref()?;
+        Some(self.in_flight.front().map_or(doc.seq.text(), |f| &f.text))
     }
 
     pub fn has_subscribers(&self) -> bool {
@@ -185,22 +219,25 @@ impl DocCore {
         self.subscribers.contains_key(participant_id)
     }
 
+    /// The durable text and revision, for REST.
     pub fn view(&self) -> Option<DocView> {
         let doc = self.doc.as_ref()?;
         Some(DocView {
             path: self.config.path.clone(),
             language: doc.language.clone(),
-            text: doc.seq.text().to_string(),
-            revision: doc.seq.revision(),
+            text: self.text()?.to_string(),
+            revision: self.revision()?,
             document_id: doc.id,
         })
     }
 
     /// Whether a client speaks of a revision this relay has not seen: another relay
     /// committed it and its notification is still on the way. The log has it already.
+    /// The durable revision is what counts: a revision of ours still in flight may be
+    /// the very one another relay took.
     pub fn behind(&self, revision: Option<u64>) -> bool {
-        match (&self.doc, revision, &self.config.relay_id) {
-            (Some(doc), Some(revision), Some(_)) => revision > doc.seq.revision(),
+        match (self.revision(), revision, &self.config.relay_id) {
+            (Some(durable), Some(revision), Some(_)) => revision > durable,
             _ => false,
         }
     }
@@ -224,7 +261,7 @@ impl DocCore {
         logged: Vec<LogEntry>,
         out: &mut Vec<Effect>,
     ) -> Result<(), ProtoError> {
-        if self.in_flight.is_some() {
+        if !self.in_flight.is_empty() || self.stale > 0 {
             return Err(ProtoError::new(
                 ErrorCode::Unavailable,
                 "the document is busy; try again",
@@ -347,10 +384,11 @@ impl DocCore {
         self.presence(&cursor.participant_id, selections, out);
     }
 
-    /// Offsets are read against the current text (another relay's may differ by the
-    /// operations in flight between us): clamp what does not fit, keep at most 64.
+    /// Offsets are read against the durable text (another relay's may differ by the
+    /// operations in flight between us, and ours are not announced yet): clamp what
+    /// does not fit, keep at most 64.
     fn clamp(&self, mut selections: Vec<Selection>) -> Option<Vec<Selection>> {
-        let len = self.doc.as_ref()?.seq.text().len_chars() as u64;
+        let len = self.text()?.len_chars() as u64;
         for s in &mut selections {
             s.anchor = s.anchor.min(len);
             s.head = s.head.min(len);
@@ -407,7 +445,7 @@ impl DocCore {
         out: &mut Vec<Effect>,
     ) -> Result<(), LostTrack> {
         debug_assert!(
-            self.in_flight.is_none(),
+            self.in_flight.is_empty(),
             "the log applied over a batch in flight"
         );
         for entry in entries {
@@ -447,7 +485,9 @@ impl DocCore {
     /// so to resynchronise), and the document is dropped until the shell reloads it.
     pub fn lost_track(&mut self, out: &mut Vec<Effect>) {
         self.doc = None;
-        self.in_flight = None;
+        self.in_flight.clear();
+        self.stale = 0;
+        self.resolving = false;
         self.backlog.clear();
         self.lookups.clear();
         self.answered.clear();
@@ -460,14 +500,16 @@ impl DocCore {
     }
 
     /// A snapshot to write when more than `threshold` operations followed the last one:
-    /// (document, text, revision).
+    /// (document, text, revision), of the durable state (a pipelined document under
+    /// steady load may always have a batch in flight).
     pub fn snapshot_due(&self, threshold: u64) -> Option<(DocId, String, u64)> {
         let doc = self.doc.as_ref()?;
-        let behind = doc.seq.revision() - doc.snapshot_revision;
-        if self.in_flight.is_some() || behind == 0 || behind < threshold {
+        let revision = self.revision()?;
+        let behind = revision - doc.snapshot_revision;
+        if self.resolving || behind == 0 || behind < threshold {
             return None;
         }
-        Some((doc.id, doc.seq.text().to_string(), doc.seq.revision()))
+        Some((doc.id, self.text()?.to_string(), revision))
     }
 
     pub fn snapshot_written(&mut self, revision: u64) {

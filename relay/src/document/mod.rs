@@ -2,14 +2,16 @@
 //!
 //! - `types.rs`: the plain data the core takes and gives (submits, log entries, effects,
 //!   commit outcomes).
-//! - `core.rs`, `batch.rs`: [`DocCore`], the synchronous state machine (sequencer, client
-//!   deduplication, subscribers, cursors, the batch in flight, checkpoint and restore).
+//! - `core.rs`, `batch.rs`, `outcome.rs`: [`DocCore`], the synchronous state machine
+//!   (sequencer, client deduplication, subscribers, cursors, the batches in flight,
+//!   checkpoint and restore).
 //!   It imports nothing async and nothing of the store: inputs in, effects out.
 //! - `env.rs`: what the owner works with ([`DocEnv`]) and the room it reports to
 //!   ([`Host`], implemented by `room.rs`), so this module names no layer above it.
 //! - `owner.rs`: the owner task, the thin async shell that feeds the core the commands
 //!   connections send, performs its effects (sends, commits through the committer, log
-//!   reads, snapshots) and hands it their results; `settle.rs` holds its recovery paths
+//!   reads, snapshots) and hands it their results; `pipeline.rs` hands the core's batches
+//!   to the committer and feeds their answers back in order; `settle.rs` holds its recovery paths
 //!   (a lost race, an unknown commit outcome) and `convert.rs` maps store records.
 //! - `sim/` (tests only): the deterministic simulator that drives the same core with a
 //!   seed against a simulated store that fails, stalls and loses the relay's memory.
@@ -23,7 +25,10 @@ mod batch;
 mod convert;
 mod core;
 mod env;
+mod in_commit;
+mod outcome;
 mod owner;
+mod pipeline;
 mod settle;
 #[cfg(test)]
 mod sim;
@@ -35,7 +40,7 @@ use pairprog_protocol::bus::BusOp;
 use pairprog_protocol::messages::{CursorInfo, Selection};
 use tokio::sync::oneshot;
 
-pub use self::batch::{Next, MAX_RACES};
+pub use self::batch::{Next, MAX_RACES, PIPELINE};
 pub use self::core::{CoreConfig, DocCore};
 pub use self::env::{DocEnv, Host};
 pub use self::owner::spawn;

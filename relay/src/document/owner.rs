@@ -5,28 +5,29 @@
 //! loads and snapshots. The rules of the document live in the core, not here.
 //!
 //! An operation's life: the core sequences it in memory with every other submit that
-//! queued meanwhile; the committer appends them in one transaction (group commit); the
-//! outcome goes back to the core, which only then acknowledges and broadcasts (see
-//! `batch.rs` for failures, lost races with other relays and unknown outcomes).
+//! queued meanwhile, on top of the batches still committing; the committer appends them
+//! in one transaction (group commit); the outcomes come back to the core in order, which
+//! only then acknowledges and broadcasts (see `outcome.rs` for failures, lost races with
+//! other relays and unknown outcomes, and `pipeline.rs` for how the owner feeds them).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pairprog_protocol::bus::BusMessage;
 use pairprog_protocol::messages::{DocumentInfo, ErrorCode, ServerMessage};
 use tokio::sync::{mpsc, oneshot};
 
-use super::convert::{append_batch, entry, loaded};
+use super::convert::{entry, loaded};
 use super::env::{DocEnv, Host};
+use super::in_commit::{next_outcome, InCommit};
 use super::{
-    now_ms, CommitOutcome, CoreConfig, DocCommand, DocCore, Effect, LogEntry, Next, ProtoError,
-    ReadError, Replicated, SubmitCommand,
+    CoreConfig, DocCommand, DocCore, Effect, LogEntry, ProtoError, ReadError, Replicated,
+    SubmitCommand,
 };
-use crate::committer::outcome_of;
 use crate::member::{frame, KickReason, Member};
-use crate::store::{DocumentLock, StoreError};
+use crate::store::StoreError;
 
 /// Commands queued for one document before senders are told it is busy.
 const QUEUE: usize = 4096;
@@ -66,6 +67,7 @@ pub fn spawn(
         members: HashMap::new(),
         counted: false,
         reload_failed: None,
+        pending: VecDeque::new(),
     };
     env.owners.spawn(owner.run(rx));
     tx
@@ -85,6 +87,9 @@ pub(super) struct Owner {
     /// instead, so the next command starts a fresh owner that loads it or says
     /// `unavailable` (defect 13: `unknown_document` for documents that exist).
     pub(super) reload_failed: Option<String>,
+    /// The batches handed to the committer whose answers are still due, oldest first
+    /// (as many as the core has in flight, taken back ones included).
+    pub(super) pending: VecDeque<InCommit>,
 }
 
 impl Owner {
@@ -104,7 +109,10 @@ impl Owner {
             let command = match pending.take() {
                 Some(c) => c,
                 None => {
+                    // An owner with commits in flight neither retires nor lingers: their
+                    // answers come first.
                     let linger = match (self.core.is_loaded(), self.core.has_subscribers()) {
+                        _ if !self.pending.is_empty() => None,
                         (false, _) => Some(ABSENT_LINGER),
                         (true, false) => Some(self.env.config.idle_unload()),
                         (true, true) => None,
@@ -112,6 +120,18 @@ impl Owner {
                     tokio::select! {
                         biased;
                         _ = self.env.shutdown.cancelled() => break,
+                        // The oldest batch's answer: acks and remotes go out as soon as
+                        // it is durable, while later batches still commit.
+                        outcome = next_outcome(&mut self.pending), if !self.pending.is_empty() => {
+                            self.settle_oldest(outcome).await;
+                            if let Some(why) = self.reload_failed.take() {
+                                fail_queued(&mut rx, &why);
+                                self.host
+                                    .retire(self.core.path(), self.generation, &|| true);
+                                break;
+                            }
+                            continue;
+                        }
                         c = rx.recv() => match c {
                             Some(c) => c,
                             None => break,
@@ -152,6 +172,9 @@ impl Owner {
                     if reply.is_closed() {
                         continue;
                     }
+                    // A subscriber starts at the durable revision with nothing in flight,
+                    // so it hears of every later revision from an announce.
+                    self.quiesce().await;
                     let participant_id = member.participant.id.clone();
                     let result = self.open(member, language, text, revision, &reply).await;
                     if let Err(Ok(())) = reply.send(result) {
@@ -175,8 +198,14 @@ impl Owner {
                 DocCommand::Read { reply } => {
                     let _ = reply.send(self.core.view().ok_or(ReadError::NotFound));
                 }
-                DocCommand::Replicated { document, ops } => self.replicated(document, ops).await,
+                DocCommand::Replicated { document, ops } => {
+                    // The log is applied with nothing of ours in flight: a batch that
+                    // lost its revisions is settled (as a race) first.
+                    self.quiesce().await;
+                    self.replicated(document, ops).await
+                }
                 DocCommand::CatchUp => {
+                    self.quiesce().await;
                     if let Err(e) = self.catch_up().await {
                         self.lost_track(&e).await;
                     }
@@ -194,6 +223,8 @@ impl Owner {
                 break;
             }
         }
+        // Let the commits in flight finish and answer before the snapshot.
+        self.quiesce().await;
         self.snapshot_if_behind(0).await;
         if self.counted {
             self.env
@@ -386,11 +417,12 @@ impl Owner {
         Ok(())
     }
 
-    /// Sequences and commits a batch of submits, and whatever the core queues after it
-    /// (the halves of a refused batch, a batch that lost a race).
+    /// Takes in a batch of submits and hands what the core sequences to the committer,
+    /// without waiting for the commits (their answers come back in `run`).
     async fn submit(&mut self, batch: Vec<SubmitCommand>) {
         let newest_base = batch.iter().map(|s| s.base).max();
         if self.core.behind(newest_base) {
+            self.quiesce().await;
             if let Err(e) = self.catch_up().await {
                 self.lost_track(&e).await;
             }
@@ -408,40 +440,7 @@ impl Owner {
             }
         }
         self.core.submit(batch, lookups);
-        // After a lost race on Postgres: the document's append lock, held from reading
-        // the log to appending on top of it, so the revisions cannot be taken twice.
-        let mut locked: Option<DocumentLock> = None;
-        loop {
-            let mut fx = Vec::new();
-            let request = self.core.next_commit(now_ms(), &mut fx);
-            self.perform(fx);
-            let Some(request) = request else { break };
-            let rows = request.ops.len();
-            let started = Instant::now();
-            let batch = append_batch(request);
-            let outcome = match locked.take() {
-                Some(lock) => match lock.append(&batch).await {
-                    Ok(()) => CommitOutcome::Committed,
-                    Err(e) => outcome_of(&e),
-                },
-                None => self.env.committer.commit(batch).await,
-            };
-            if outcome == CommitOutcome::Committed {
-                self.env.metrics.record_commit(rows, started.elapsed());
-            } else {
-                tracing::warn!(room = %self.host.room_id(), path = %self.core.path(), ?outcome, "commit failed");
-            }
-            let mut fx = Vec::new();
-            let next = self.core.outcome(outcome, &mut fx);
-            self.perform(fx);
-            match next {
-                Next::Done => {}
-                Next::Race => locked = self.race().await,
-                Next::Resolve { since } => self.resolve(since).await,
-            }
-        }
-        self.snapshot_if_behind(self.env.config.snapshot_every)
-            .await;
+        self.pump().await;
     }
 
     /// Operations another relay announced. Those we have are skipped; after a gap (a
@@ -513,6 +512,11 @@ impl Owner {
     /// cannot be told what changed one operation at a time, and reload.
     pub(super) async fn lost_track(&mut self, why: &str) {
         tracing::warn!(room = %self.host.room_id(), path = %self.core.path(), error = %why, "lost track of the document; reloading it");
+        // Answers still due are awaited (and dropped) first, so the reload sees whatever
+        // those commits wrote.
+        while let Some(mut commit) = self.pending.pop_front() {
+            let _ = commit.handed.outcome().await;
+        }
         let mut fx = Vec::new();
         self.core.lost_track(&mut fx);
         self.perform(fx);
@@ -524,7 +528,7 @@ impl Owner {
 
     /// Writes a snapshot when more than `threshold` operations followed the last one.
     /// Only forward: another relay may have written a later one.
-    async fn snapshot_if_behind(&mut self, threshold: u64) {
+    pub(super) async fn snapshot_if_behind(&mut self, threshold: u64) {
         let Some((document, text, revision)) = self.core.snapshot_due(threshold) else {
             return;
         };

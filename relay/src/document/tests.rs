@@ -313,3 +313,172 @@ fn regression_a_cursor_was_read_against_revisions_its_sender_had_not_seen() {
     core.set_cursor("a", caret(5), None, &mut fx);
     assert!(presences(&fx).contains(&("b".to_owned(), "a".to_owned(), vec![5])));
 }
+
+// Issue 19, item 1: the pipelined core.
+
+fn not_written() -> CommitOutcome {
+    CommitOutcome::FailedBeforeCommit(Failure::Unavailable("an earlier batch failed".into()))
+}
+
+/// Two batches in flight at once: the second is sequenced on top of the first, and each
+/// is acknowledged (and announced) only when its own commit is in, in revision order.
+#[test]
+fn pipelined_batches_are_answered_in_order_as_they_commit() {
+    let (mut core, mut fx) = core();
+    let first = first_commit(&mut core, vec![submit("a", 1, "x")], &mut fx);
+    let second = first_commit(&mut core, vec![submit("b", 1, "y")], &mut fx);
+    assert_eq!(first.ops[0].revision, 1);
+    assert_eq!(second.ops[0].revision, 2, "sequenced on top of the first");
+    assert!(sent(&fx).is_empty(), "nothing is answered before a commit");
+    assert_eq!(core.revision(), Some(0), "the durable revision");
+    assert_eq!(core.outcome(CommitOutcome::Committed, &mut fx), Next::Done);
+    assert_eq!(acks(&fx), vec![("a".to_owned(), 1, 1)]);
+    assert_eq!(core.revision(), Some(1));
+    assert_eq!(core.text().unwrap().to_string(), "x");
+    let mut fx = Vec::new();
+    assert_eq!(core.outcome(CommitOutcome::Committed, &mut fx), Next::Done);
+    assert_eq!(acks(&fx), vec![("b".to_owned(), 2, 1)]);
+    assert_eq!(core.revision(), Some(2));
+}
+
+/// The core holds at most `PIPELINE` batches in flight; the rest waits in memory.
+#[test]
+fn the_pipeline_is_bounded() {
+    let (mut core, mut fx) = core();
+    for seq in 1..=super::PIPELINE as u64 {
+        first_commit(&mut core, vec![submit("a", seq, "x")], &mut fx);
+    }
+    submit_all(&mut core, vec![submit("a", 99, "x")]);
+    assert!(
+        core.next_commit(0, &mut fx).is_none(),
+        "the pipeline is full"
+    );
+    core.outcome(CommitOutcome::Committed, &mut fx);
+    assert!(core.next_commit(0, &mut fx).is_some(), "a place freed");
+}
+
+/// A batch that failed before its commit takes every later batch back with it: they
+/// were sequenced on top of it. Their senders are answered as today's rules say (an
+/// unreachable store: everybody resends), and nothing new is handed out until the
+/// answers of the batches taken back are in.
+#[test]
+fn a_failed_batch_takes_back_every_batch_after_it() {
+    let (mut core, mut fx) = core();
+    first_commit(&mut core, vec![submit("a", 1, "x")], &mut fx);
+    first_commit(&mut core, vec![submit("b", 1, "y")], &mut fx);
+    let down = CommitOutcome::FailedBeforeCommit(Failure::Unavailable("down".into()));
+    assert_eq!(core.outcome(down, &mut fx), Next::Done);
+    assert_eq!(
+        errors(&fx),
+        vec![
+            ("a".to_owned(), ErrorCode::Unavailable),
+            ("b".to_owned(), ErrorCode::Unavailable)
+        ]
+    );
+    assert_eq!(core.stale(), 1);
+    submit_all(&mut core, vec![submit("c", 1, "z")]);
+    assert!(
+        core.next_commit(0, &mut fx).is_none(),
+        "nothing new while an answer for a batch taken back is due"
+    );
+    assert_eq!(core.outcome(not_written(), &mut fx), Next::Done);
+    let again = core.next_commit(0, &mut fx).expect("c goes on");
+    assert_eq!(
+        again.ops[0].revision, 1,
+        "the sequencer went back to revision 0"
+    );
+    assert!(acks(&fx).is_empty());
+}
+
+/// A lost race takes back the later batches too and sequences all of them again on top
+/// of what the log holds, in their order.
+#[test]
+fn a_lost_race_sequences_every_later_batch_again() {
+    let (mut core, mut fx) = core();
+    first_commit(&mut core, vec![submit("a", 1, "x")], &mut fx);
+    first_commit(&mut core, vec![submit("b", 1, "y")], &mut fx);
+    let next = core.outcome(
+        CommitOutcome::FailedBeforeCommit(Failure::Conflict),
+        &mut fx,
+    );
+    assert_eq!(next, Next::Race);
+    assert_eq!(core.outcome(not_written(), &mut fx), Next::Done);
+    let theirs = super::LogEntry {
+        revision: 1,
+        author: "z".into(),
+        client_id: "z".into(),
+        client_seq: 1,
+        operation: Operation::new().insert("z"),
+        committed_at_ms: 0,
+        participant_id: "z".into(),
+    };
+    core.apply_log(&[theirs], &mut fx).unwrap();
+    let again = core.next_commit(0, &mut fx).expect("sequenced again");
+    let order: Vec<(String, u64)> = again
+        .ops
+        .iter()
+        .map(|e| (e.client_id.clone(), e.revision))
+        .collect();
+    assert_eq!(order, vec![("a".into(), 2), ("b".into(), 3)]);
+    core.outcome(CommitOutcome::Committed, &mut fx);
+    assert!(acks(&fx).contains(&("a".to_owned(), 2, 1)));
+    assert!(acks(&fx).contains(&("b".to_owned(), 3, 1)));
+}
+
+/// An unknown outcome is settled from the log before anything after it is answered;
+/// the later batches (never written) are sequenced again after it.
+#[test]
+fn an_unknown_outcome_is_settled_before_the_later_batches() {
+    let (mut core, mut fx) = core();
+    let first = first_commit(&mut core, vec![submit("a", 1, "x")], &mut fx);
+    first_commit(&mut core, vec![submit("b", 1, "y")], &mut fx);
+    let next = core.outcome(CommitOutcome::OutcomeUnknown("reset".into()), &mut fx);
+    assert_eq!(next, Next::Resolve { since: 0 });
+    assert_eq!(core.outcome(not_written(), &mut fx), Next::Done);
+    assert!(
+        core.next_commit(0, &mut fx).is_none(),
+        "nothing goes on top of an unsettled batch"
+    );
+    assert!(sent(&fx).is_empty());
+    core.resolve(first.ops, &mut fx).unwrap();
+    assert_eq!(acks(&fx), vec![("a".to_owned(), 1, 1)]);
+    let again = core.next_commit(0, &mut fx).expect("b sequenced again");
+    assert_eq!(again.ops[0].revision, 2);
+    let mut fx = Vec::new();
+    core.outcome(CommitOutcome::Committed, &mut fx);
+    assert_eq!(acks(&fx), vec![("b".to_owned(), 2, 1)]);
+}
+
+/// A duplicate of an operation in an earlier batch still in flight waits for that
+/// copy's outcome instead of being sequenced again or acknowledged from memory.
+#[test]
+fn a_duplicate_of_an_earlier_batch_in_flight_waits_for_it() {
+    let (mut core, mut fx) = core();
+    first_commit(&mut core, vec![submit("a", 1, "x")], &mut fx);
+    first_commit(&mut core, vec![submit("b", 1, "y")], &mut fx);
+    submit_all(&mut core, vec![submit("a", 1, "x")]);
+    assert!(
+        core.next_commit(0, &mut fx).is_none(),
+        "not sequenced twice"
+    );
+    assert!(acks(&fx).is_empty(), "not acknowledged from memory");
+    let down = CommitOutcome::FailedBeforeCommit(Failure::Unavailable("down".into()));
+    core.outcome(down, &mut fx);
+    let refused_a = errors(&fx).iter().filter(|(to, _)| to == "a").count();
+    assert_eq!(refused_a, 2, "both copies get the first copy's answer");
+}
+
+/// The committer promises to write nothing after a batch that did not commit; if a
+/// batch taken back is answered as committed anyway, the core says it lost track.
+#[test]
+fn a_batch_taken_back_that_committed_means_lost_track() {
+    let (mut core, mut fx) = core();
+    first_commit(&mut core, vec![submit("a", 1, "x")], &mut fx);
+    first_commit(&mut core, vec![submit("b", 1, "y")], &mut fx);
+    let down = CommitOutcome::FailedBeforeCommit(Failure::Unavailable("down".into()));
+    core.outcome(down, &mut fx);
+    assert_eq!(
+        core.outcome(CommitOutcome::Committed, &mut fx),
+        Next::LostTrack
+    );
+}

@@ -132,16 +132,27 @@ pub struct LostTrack {
     pub message: String,
 }
 
-/// The batch sequenced in memory and handed to the store.
+/// A batch sequenced in memory and handed to the store.
 pub(super) struct InFlight {
+    /// The sequencer before this batch, to take it (and every later batch) back.
     pub(super) checkpoint: Checkpoint,
+    /// The text before this batch: for the oldest batch in flight, the durable text.
+    pub(super) text: ropey::Rope,
     pub(super) ops: Vec<Pending>,
 }
 
-/// One operation of the batch in flight, with the participants that sent duplicates of
+/// One operation of a batch in flight, with the participants that sent duplicates of
 /// it meanwhile.
 pub(super) struct Pending {
     pub(super) submit: SubmitCommand,
     pub(super) entry: LogEntry,
     pub(super) waiters: Vec<String>,
+}
+
+/// The error for an operation the store could not take: its sender resends it.
+pub(super) fn unavailable(why: &str) -> ProtoError {
+    ProtoError::new(
+        ErrorCode::Unavailable,
+        format!("the relay could not store the operation ({why}); resend it"),
+    )
 }

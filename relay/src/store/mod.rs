@@ -194,13 +194,27 @@ impl Store {
         document: DocumentId,
         ops: &[LoggedOperation],
     ) -> Result<(), StoreError> {
-        dispatch!(self, store => store.append_operations(document, ops, None).await)
+        dispatch!(self, store => store.append_operations(document, ops, &[]).await)
     }
 
     /// [`Store::append_operations`] for one [`AppendBatch`]: on Postgres its notice is
     /// sent to the other relays in the same statement, so only if the rows commit.
     pub async fn append_batch(&self, batch: &AppendBatch) -> Result<(), StoreError> {
-        dispatch!(self, store => store.append_operations(batch.document, &batch.ops, batch.notice.as_deref()).await)
+        let notices = Vec::from_iter(batch.notice.as_deref());
+        dispatch!(self, store => store.append_operations(batch.document, &batch.ops, &notices).await)
+    }
+
+    /// Consecutive batches of one document (each sequenced on top of the one before),
+    /// appended as one: all or nothing, failing as [`Store::append_batch`] would for a
+    /// single batch (a revision taken is a `RevisionConflict`), with every notice.
+    pub async fn append_chain(&self, batches: &[AppendBatch]) -> Result<(), StoreError> {
+        let Some(first) = batches.first() else {
+            return Ok(());
+        };
+        debug_assert!(batches.iter().all(|b| b.document == first.document));
+        let ops: Vec<LoggedOperation> = batches.iter().flat_map(|b| b.ops.clone()).collect();
+        let notices: Vec<&str> = batches.iter().filter_map(|b| b.notice.as_deref()).collect();
+        dispatch!(self, store => store.append_operations(first.document, &ops, &notices).await)
     }
 
     /// The document's append lock, on Postgres, where other relays may append too (see

@@ -125,7 +125,7 @@ impl PgStore {
         &self,
         document: DocumentId,
         ops: &[LoggedOperation],
-        notice: Option<&str>,
+        notices: &[&str],
     ) -> Result<(), StoreError> {
         if ops.is_empty() {
             return Ok(());
@@ -138,7 +138,7 @@ impl PgStore {
         // leaves none of the batch behind. Skipping an explicit BEGIN/COMMIT saves two
         // round trips on every commit, which the latency target needs.
         let result = self
-            .insert_rows(&vec![document; rows.len()], &rows, &Vec::from_iter(notice))
+            .insert_rows(&vec![document; rows.len()], &rows, notices)
             .await;
         match result {
             Ok(()) => Ok(()),

@@ -88,12 +88,12 @@ impl SqliteStore {
         &self.sql.writer
     }
 
-    /// `_notice` is for other relays, and an SQLite file has only one.
+    /// `_notices` are for other relays, and an SQLite file has only one.
     pub(super) async fn append_operations(
         &self,
         document: DocumentId,
         ops: &[LoggedOperation],
-        _notice: Option<&str>,
+        _notices: &[&str],
     ) -> Result<(), StoreError> {
         if ops.is_empty() {
             return Ok(());

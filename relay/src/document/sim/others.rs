@@ -12,7 +12,7 @@ use crate::document::{LogEntry, SubmitCommand};
 impl World {
     /// Another relay commits a token to the log, and announces it (or not).
     pub(super) fn foreign(&mut self, r: u64) {
-        if self.locked || (self.stalled.is_some() && r.is_multiple_of(2)) {
+        if self.locked || (!self.commits.is_empty() && r.is_multiple_of(2)) {
             return;
         }
         self.foreign_seq += 1;

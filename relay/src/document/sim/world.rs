@@ -9,13 +9,20 @@ use super::client::{Reaction, SimClient};
 use super::store::SimStore;
 use crate::document::core::Fault;
 use crate::document::{
-    CommitOutcome, CommitRequest, CoreConfig, DocCore, Effect, Failure, LogEntry, Next,
-    SubmitCommand,
+    CommitOutcome, CommitRequest, CoreConfig, DocCore, Effect, LogEntry, SubmitCommand,
 };
 
-/// Reads of the log to settle an unknown outcome before giving up (as `owner.rs`).
-const RESOLVE_ATTEMPTS: u32 = 5;
 const MAX_BATCH: usize = 512;
+
+/// A batch handed to the committer that has not been answered yet.
+pub(super) struct Handed {
+    pub(super) request: CommitRequest,
+    /// Turns its answer is held back (a slow commit).
+    pub(super) steps: u8,
+    /// Decided already, because an earlier batch did not commit: answered with this
+    /// without touching the store (written already if it shared an unknown outcome).
+    pub(super) fate: Option<CommitOutcome>,
+}
 
 #[derive(Clone, Copy, Debug)]
 pub enum Event {
@@ -37,7 +44,8 @@ pub enum Event {
     Reconnect {
         client: usize,
     },
-    /// The owner takes its next command, or its stalled commit goes on.
+    /// The committer answers the oldest batch in flight, or the owner takes its next
+    /// command while batches commit (a stalled commit holds its answer a few turns).
     Relay {
         r: u64,
     },
@@ -81,6 +89,13 @@ pub struct Stats {
     pub crashes: u64,
     pub races: u64,
     pub resyncs: u64,
+    /// Batches handed to the store while an earlier one was still in flight.
+    pub pipelined: u64,
+    /// Answers for batches taken back because an earlier one did not commit.
+    pub taken_back: u64,
+    /// Batches taken back that were written after all, in the statement of an earlier
+    /// batch whose outcome was unknown (settled from the log).
+    pub shared_unknown: u64,
 }
 
 impl Stats {
@@ -95,13 +110,10 @@ impl Stats {
         self.crashes += o.crashes;
         self.races += o.races;
         self.resyncs += o.resyncs;
+        self.pipelined += o.pipelined;
+        self.taken_back += o.taken_back;
+        self.shared_unknown += o.shared_unknown;
     }
-}
-
-/// A commit handed to the store that has not returned yet.
-pub(super) struct Stalled {
-    request: CommitRequest,
-    steps: u8,
 }
 
 pub struct World {
@@ -113,7 +125,8 @@ pub struct World {
     pub(super) hostile: Option<String>,
     pub(super) hostile_seq: u64,
     pub(super) inbox: VecDeque<Cmd>,
-    pub(super) stalled: Option<Stalled>,
+    /// The batches handed to the committer, oldest first, answered in that order.
+    pub(super) commits: VecDeque<Handed>,
     /// The store's append lock is held (after a lost race): the other relay waits.
     pub(super) locked: bool,
     pub(super) next_conn: u64,
@@ -140,7 +153,7 @@ impl World {
             hostile: None,
             hostile_seq: 0,
             inbox: VecDeque::new(),
-            stalled: None,
+            commits: VecDeque::new(),
             locked: false,
             next_conn: 0,
             foreign_seq: 0,
@@ -178,7 +191,7 @@ impl World {
 
     pub fn is_quiet(&self) -> bool {
         self.inbox.is_empty()
-            && self.stalled.is_none()
+            && self.commits.is_empty()
             && self.clients.iter().all(|c| {
                 c.is_open()
                     && c.ot.is_synchronized()
@@ -274,7 +287,7 @@ impl World {
     /// Performs the core's effects, checking each message as it leaves the core:
     /// acks and operations only for what the store holds, each subscriber told of each
     /// revision once and in order.
-    fn perform(&mut self, effects: Vec<Effect>) -> Result<(), String> {
+    pub(super) fn perform(&mut self, effects: Vec<Effect>) -> Result<(), String> {
         for effect in effects {
             match effect {
                 Effect::Send { to, msg } => {
@@ -310,17 +323,17 @@ impl World {
         Ok(())
     }
 
-    /// The owner's turn: go on with a stalled commit, or take the next command.
+    /// The owner's turn: the oldest commit's answer, or the next command while the
+    /// batches in flight commit (as the owner's `select!` picks either).
     fn relay(&mut self, r: u64) -> Result<(), String> {
-        if let Some(stalled) = &mut self.stalled {
-            if stalled.steps > 0 && self.faults {
-                stalled.steps -= 1;
-                return Ok(());
+        if let Some(oldest) = self.commits.front_mut() {
+            let stalled = oldest.steps > 0 && self.faults;
+            if stalled {
+                oldest.steps -= 1;
             }
-            let request = self.stalled.take().map(|s| s.request).expect("stalled");
-            let outcome = self.append(request, r, false);
-            self.settle(outcome, r)?;
-            return self.drain_batches(r);
+            if !stalled && (self.inbox.is_empty() || chance(r, 1, 2)) {
+                return self.complete(r);
+            }
         }
         let Some(cmd) = self.inbox.pop_front() else {
             return Ok(());
@@ -342,6 +355,8 @@ impl World {
                 if !live {
                     return Ok(());
                 }
+                // As the owner: a subscriber starts with nothing in flight.
+                self.quiesce(r)?;
                 if self.core.behind(revision) {
                     self.catch_up(r)?;
                 }
@@ -385,9 +400,10 @@ impl World {
                     })
                     .collect();
                 self.core.submit(batch, lookups);
-                return self.drain_batches(r);
+                return self.pump(r);
             }
             Cmd::Replicated(entries) => {
+                self.quiesce(r)?;
                 if entries
                     .first()
                     .is_some_and(|e| Some(e.revision) > self.core.revision().map(|r| r + 1))
@@ -398,114 +414,15 @@ impl World {
                     self.catch_up(r)?;
                 }
             }
-            Cmd::CatchUp => self.catch_up(r)?,
+            Cmd::CatchUp => {
+                self.quiesce(r)?;
+                self.catch_up(r)?;
+            }
         }
         self.perform(fx)
     }
 
-    /// The owner's commit loop (`Owner::submit`): sequence, append, settle, until the
-    /// core has nothing left or a commit stalls.
-    fn drain_batches(&mut self, r: u64) -> Result<(), String> {
-        let mut r = r;
-        loop {
-            let mut fx = Vec::new();
-            let request = self.core.next_commit(self.now, &mut fx);
-            self.perform(fx)?;
-            let Some(request) = request else { break };
-            r = mix(r);
-            if self.faults && !self.locked && chance(r, 1, 12) {
-                self.stats.stalls += 1;
-                self.stalled = Some(Stalled {
-                    request,
-                    steps: (r >> 40) as u8 % 6,
-                });
-                return Ok(());
-            }
-            let outcome = self.append(request, r, self.locked);
-            self.locked = false;
-            self.settle(outcome, r)?;
-        }
-        if let Some((_, text, revision)) = self.core.snapshot_due(8) {
-            if !(self.faults && chance(r, 1, 10)) {
-                self.store.write_snapshot(text, revision);
-                self.core.snapshot_written(revision);
-            }
-        }
-        Ok(())
-    }
-
-    /// The store's answer to an append: the checks it makes, then a fault or success.
-    fn append(&mut self, request: CommitRequest, r: u64, locked: bool) -> CommitOutcome {
-        if let Err(refused) = self.store.check(&request) {
-            return refused;
-        }
-        if !self.faults || locked {
-            self.store.append(&request.ops);
-            return CommitOutcome::Committed;
-        }
-        match (r >> 8) % 100 {
-            0..=7 => CommitOutcome::FailedBeforeCommit(Failure::Unavailable(
-                "connection refused".to_owned(),
-            )),
-            8..=15 => {
-                self.store.append(&request.ops);
-                CommitOutcome::OutcomeUnknown("connection reset during COMMIT".to_owned())
-            }
-            16..=21 => CommitOutcome::OutcomeUnknown("connection reset before COMMIT".to_owned()),
-            _ => {
-                self.store.append(&request.ops);
-                CommitOutcome::Committed
-            }
-        }
-    }
-
-    fn settle(&mut self, outcome: CommitOutcome, r: u64) -> Result<(), String> {
-        match &outcome {
-            CommitOutcome::Committed => {}
-            CommitOutcome::OutcomeUnknown(_) => self.stats.unknown += 1,
-            CommitOutcome::FailedBeforeCommit(Failure::Conflict) => self.stats.races += 1,
-            CommitOutcome::FailedBeforeCommit(Failure::Rejected(_)) => self.stats.refused += 1,
-            CommitOutcome::FailedBeforeCommit(Failure::Unavailable(_)) => self.stats.failed += 1,
-        }
-        let mut fx = Vec::new();
-        let next = self.core.outcome(outcome, &mut fx);
-        self.perform(fx)?;
-        match next {
-            Next::Done => Ok(()),
-            Next::Race => {
-                // Take the append lock, read what was missed, sequence again on top.
-                let mut fx = Vec::new();
-                let since = self.core.revision().unwrap_or(0);
-                let applied = self.core.apply_log(&self.store.since(since), &mut fx);
-                self.perform(fx)?;
-                if applied.is_err() {
-                    return self.lost_track();
-                }
-                self.locked = true;
-                Ok(())
-            }
-            Next::Resolve { since } => {
-                let mut r = r;
-                for _ in 0..RESOLVE_ATTEMPTS {
-                    r = mix(r);
-                    if self.faults && chance(r, 1, 3) {
-                        continue;
-                    }
-                    let mut fx = Vec::new();
-                    let resolved = self.core.resolve(self.store.since(since), &mut fx);
-                    self.perform(fx)?;
-                    return if resolved.is_err() {
-                        self.lost_track()
-                    } else {
-                        Ok(())
-                    };
-                }
-                self.lost_track()
-            }
-        }
-    }
-
-    fn catch_up(&mut self, r: u64) -> Result<(), String> {
+    pub(super) fn catch_up(&mut self, r: u64) -> Result<(), String> {
         if self.faults && chance(mix(r), 1, 10) {
             return self.lost_track();
         }
@@ -519,7 +436,14 @@ impl World {
         Ok(())
     }
 
-    fn lost_track(&mut self) -> Result<(), String> {
+    pub(super) fn lost_track(&mut self) -> Result<(), String> {
+        // As the owner: the answers still due are awaited first (and dropped), so the
+        // reload sees what those commits wrote.
+        let mut r = self.now as u64;
+        while !self.commits.is_empty() {
+            r = mix(r);
+            self.answer_oldest(r);
+        }
         let mut fx = Vec::new();
         self.core.lost_track(&mut fx);
         self.perform(fx)?;
@@ -528,14 +452,17 @@ impl World {
         self.core.load(Some(loaded)).map_err(|e| e.to_string())
     }
 
-    /// The relay process dies: a stalled commit lands or not, every connection drops,
-    /// and a fresh core loads the store.
+    /// The relay process dies: of the commits in flight, some land (oldest first: the
+    /// committer writes a document's batches in order), every connection drops, and a
+    /// fresh core loads the store.
     fn crash(&mut self, r: u64) {
         self.stats.crashes += 1;
-        if let Some(stalled) = self.stalled.take() {
-            if r.is_multiple_of(2) && self.store.check(&stalled.request).is_ok() {
-                self.store.append(&stalled.request.ops);
+        for (i, handed) in std::mem::take(&mut self.commits).into_iter().enumerate() {
+            let lands = (r >> (i % 64)) & 1 == 0;
+            if handed.fate.is_some() || !lands || self.store.check(&handed.request).is_err() {
+                break;
             }
+            self.store.append(&handed.request.ops);
         }
         self.inbox.clear();
         self.told.clear();
