@@ -119,19 +119,20 @@ async fn regression_clients_that_ignore_versions_doubled_typed_tokens() {
     .await;
 }
 
-/// The same with Vim + vim-lsp typing tokens. NOT PASSING: the texts converge, but
-/// tokens end up doubled, with seed 9 and with 11 of 12 other seeds tried (1 to 13; 6
-/// passes). vim-lsp applies every edit at once and reports it only inside the next
-/// whole-text change, mixed with typing, and the judge takes the echo for typing when
-/// the user typed (seed 9, in order): in front of the edit's text, at its very place;
-/// inside text the edit rewrote with itself (a `MERGE_GAP` region); between two of the
-/// collaborator's words it inserted. Allowing each of the three in `judge_by_diff`
-/// after an `applied` answer made seed 9 pass but doubled more on other seeds, so it
-/// was not kept.
+/// The same with Vim + vim-lsp typing tokens. NOT PASSING reliably: the texts converge,
+/// and no token is doubled any more, but a token can come out split. vim-lsp applies
+/// every edit at once and reports it only inside its next whole-text change, mixed with
+/// typing: the echo is found where the edit's text lies in that change
+/// (`bridge::merged`), and the first change after its `applied` answer holds it for
+/// certain. Seeds 4, 5, 8, 9 and 11 fail, and the others now and then (3 of 9 runs of
+/// the list 1, 2, 3, 7, 12 failed, seed 1 at least twice): with 5 and 8 one of stock Neovim's first tokens comes out split
+/// in front of its last chars (`<b1` `🎉>`, as in the test above); with the others a
+/// token typed in two keystrokes on both sides of the place a client put an edit at
+/// (`<a16`, the collaborator's words, `>`) is left split when the edit is moved back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known failure: tokens doubled beside vim-lsp (most seeds), see the comment"]
+#[ignore = "known failure: a token typed beside vim-lsp's misplaced edit can come out split, see the comment"]
 async fn vim_lsp_typed_tokens_survive_exactly_once() {
-    for_each_seed(&[9], |seed| {
+    for_each_seed(&[1, 2, 3, 7, 12], |seed| {
         editors_typing_tokens(seed, vec![VimLsp, Unnamed, Helix])
     })
     .await;

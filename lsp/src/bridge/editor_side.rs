@@ -13,7 +13,8 @@ use pairprog_protocol::{Operation, OperationError, PositionEncoding};
 use ropey::Rope;
 
 use super::judge::{find_echo, judge_by_diff, repair, WireEdit};
-use super::region::split_first_region;
+use super::merged::judge_whole_text;
+use super::region::{split_first_region, MERGE_GAP};
 use crate::edit_convert::Splice;
 
 /// Changes the editor may report while its answer to our edit is outstanding before we
@@ -62,6 +63,8 @@ struct SentEdit {
     /// `didChange`s taken as typing that came ahead of the echo of an edit the client
     /// said it applied (see [`EditorSide::resolve`]).
     late_changes: usize,
+    /// How many of `queued` came before the answer.
+    before_reply: usize,
 }
 
 /// An edit for the editor: replace `splice` in the text at `version`.
@@ -89,6 +92,8 @@ pub struct EditorSide {
     stale_through: Option<i32>,
     /// Edits go to this client without a version (see [`Self::send_unversioned`]).
     unversioned: bool,
+    /// The client reports whole texts (see [`Self::reports_whole_texts`]).
+    whole_texts: bool,
     /// The encoding edits go out in, so a stale edit can be placed where a client that
     /// ignores versions puts it.
     encoding: PositionEncoding,
@@ -109,6 +114,7 @@ impl EditorSide {
             sent: None,
             stale_through: None,
             unversioned: false,
+            whole_texts: false,
             encoding: PositionEncoding::Utf16,
             refused: None,
             refused_retries: 0,
@@ -122,6 +128,7 @@ impl EditorSide {
     pub fn fresh(&self) -> EditorSide {
         let mut side = EditorSide::new(self.text.clone(), self.version);
         side.unversioned = self.unversioned;
+        side.whole_texts = self.whole_texts;
         side.encoding = self.encoding;
         side.next_id = self.next_id;
         side
@@ -147,6 +154,14 @@ impl EditorSide {
     /// positions and corrects it ([`super::judge`]).
     pub fn send_unversioned(&mut self) {
         self.unversioned = true;
+    }
+
+    /// The client reported a change as the whole text (Vim's vim-lsp does nothing else):
+    /// its echo comes merged with typing in one change, so from then on a change without
+    /// an exact echo is judged by where the edit's text lies in it
+    /// ([`super::merged`]).
+    pub fn reports_whole_texts(&mut self) {
+        self.whole_texts = true;
     }
 
     /// The editor's text as of its latest change.
@@ -236,6 +251,7 @@ impl EditorSide {
             return Ok(Vec::new());
         }
         sent.reply = Some(reply);
+        sent.before_reply = sent.queued.len();
         if reply == EditReply::Rejected {
             self.stale_through = Some(sent.version);
             self.refused = Some(id);
@@ -297,11 +313,14 @@ impl EditorSide {
         };
         let mut users: Vec<Operation> = Vec::new();
         let mut queued = std::mem::take(&mut sent.queued).into_iter();
+        let mut index = 0;
         loop {
             let Some(first) = queued.next() else {
                 if sent.reply == Some(EditReply::Applied) && sent.late_changes > 0 {
                     // Still waiting for the echo; the edit stays outstanding over the
-                    // editor's current text.
+                    // editor's current text, and every change from now on comes after
+                    // the answer.
+                    sent.before_reply = 0;
                     self.sent = Some(sent);
                 } else {
                     self.pending = sent.edit.compose(&sent.rest)?;
@@ -315,9 +334,24 @@ impl EditorSide {
                 Some(EditReply::Rejected) => None,
                 _ => match find_echo(&sent.base, &sent.edit, sent.wire.as_ref(), &first)? {
                     Some(explained) => Some(explained),
-                    None => judge_by_diff(&sent.base, &sent.edit, sent.wire.as_ref(), &first)?,
+                    None => match sent.wire.as_ref().filter(|_| self.whole_texts) {
+                        Some(wire) => {
+                            // Such a client (vim-lsp) applies an edit before it answers and
+                            // reports it with its next change: the first change after an
+                            // `applied` answer holds the echo for certain.
+                            let certain = sent.reply == Some(EditReply::Applied)
+                                && index >= sent.before_reply;
+                            judge_whole_text(&sent.base, &sent.edit, wire, &first, certain)?
+                        }
+                        None => None,
+                    }
+                    .map_or_else(
+                        || judge_by_diff(&sent.base, &sent.edit, sent.wire.as_ref(), &first),
+                        |explained| Ok(Some(explained)),
+                    )?,
                 },
             };
+            index += 1;
             if let Some(explained) = explained {
                 let (mut found, pending) = repair(&sent.edit, &sent.rest, explained)?;
                 users.append(&mut found);
@@ -367,7 +401,14 @@ impl EditorSide {
         {
             return Ok(None);
         }
-        let Some((splice, rest)) = split_first_region(&self.pending, &self.text)? else {
+        // A client reporting whole texts applies an edit at once over typing it has not
+        // reported yet; an unchanged stretch rewritten with itself would wipe that typing
+        // out (tokens typed there were lost or split), so each region goes on its own.
+        // Not so for clients given unversioned edits (stock Neovim): more, smaller edits
+        // there split more tokens typed beside them (`every_typed_token_survives_exactly_once`,
+        // seed 4, in 2 runs of 4).
+        let gap = if self.whole_texts { 0 } else { MERGE_GAP };
+        let Some((splice, rest)) = split_first_region(&self.pending, &self.text, gap)? else {
             return Ok(None);
         };
         let splice = after_the_last_line(splice, &self.text).widen_crlf(&self.text);
@@ -392,6 +433,7 @@ impl EditorSide {
             wire: Some(wire),
             queued: Vec::new(),
             late_changes: 0,
+            before_reply: 0,
         });
         self.pending = Operation::identity(self.text.len_chars());
         Ok(Some(EditorEdit {

@@ -10,6 +10,8 @@
 //!    separate content changes.
 //! 2. [`judge_by_diff`]: one merged change; the edit applied where we meant it, or
 //!    (a pure insertion) at its original LSP position on text with typing we never saw.
+//!    A client that reports whole texts is judged first by [`super::merged`], which
+//!    looks for the edit's text wherever typing before and after the edit put it.
 //!
 //! [`repair`] then takes the typing as the user's and what the editor got wrong as a
 //! correction the editor still lacks, so the collaborator's text is never doubled and

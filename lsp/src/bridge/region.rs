@@ -15,9 +15,13 @@ pub const MERGE_GAP: usize = 64;
 /// Splits `pending` (an operation over `text`) into its first changed region, as a
 /// splice over `text`, and the rest, as an operation over the text after that splice.
 /// Returns `None` when `pending` changes nothing.
+/// Regions closer than `gap` chars are merged ([`MERGE_GAP`], or 0 for a client that may
+/// apply the edit over typing it has not reported: rewritten with themselves, the chars
+/// between would replace that typing).
 pub fn split_first_region(
     pending: &Operation,
     text: &Rope,
+    gap: usize,
 ) -> Result<Option<(Splice, Operation)>, OperationError> {
     let components = pending.components();
     let mut i = 0;
@@ -41,7 +45,7 @@ pub fn split_first_region(
             }
             Component::Retain(n) => {
                 let more_follows = i + 1 < components.len();
-                if *n > MERGE_GAP || !more_follows {
+                if *n > gap || !more_follows {
                     break;
                 }
                 inserted.extend(text.slice(pos..pos + n).chars());
@@ -169,7 +173,9 @@ mod tests {
             .retain(100)
             .delete(5)
             .retain(85);
-        let (splice, rest) = split_first_region(&pending, &text).unwrap().unwrap();
+        let (splice, rest) = split_first_region(&pending, &text, MERGE_GAP)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (splice.offset, splice.deleted, splice.inserted.as_str()),
             (10, 0, "X")
@@ -192,7 +198,9 @@ mod tests {
             .retain(3)
             .delete(1)
             .retain(5);
-        let (splice, rest) = split_first_region(&pending, &text).unwrap().unwrap();
+        let (splice, rest) = split_first_region(&pending, &text, MERGE_GAP)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (splice.offset, splice.deleted, splice.inserted.as_str()),
             (1, 4, "A123")
@@ -206,9 +214,11 @@ mod tests {
     #[test]
     fn nothing_pending_gives_no_region() {
         let text = Rope::from_str("abc");
-        assert!(split_first_region(&Operation::identity(3), &text)
-            .unwrap()
-            .is_none());
+        assert!(
+            split_first_region(&Operation::identity(3), &text, MERGE_GAP)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -752,3 +752,5 @@ fn regression_a_cursor_behind_queued_typing_was_taken_unmapped() {
     assert_eq!(p.side.to_proxy_offset(6), 10);
     p.apply_every_edit_and_converge();
 }
+
+mod whole_text;
