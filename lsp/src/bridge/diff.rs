@@ -4,6 +4,10 @@
 //! `a2><init><a1 ` inserted. As the user's edit, that deleted text a collaborator could
 //! be typing next to, and as a measure of how much the user typed it was four times too
 //! large, so the judge of a whole-text change took the echo for typing.
+//!
+//! The search is our own rather than a diff crate's (`similar` has Myers) because it
+//! must stop at a bound on the edit distance, deterministically: the bridge is a pure
+//! core and reads no clock, and `similar` bounds its work only by a deadline.
 
 use pairprog_protocol::Operation;
 use ropey::Rope;
