@@ -77,20 +77,17 @@ const KEY_DELAY = 100;
 
 // Known, reported bugs that make a part fail today: part id -> the bug. Each prints
 // KNOWN FAILING when it fails; remove an entry once its bug is fixed.
-// Neovim's caret drawn one character short of the end of its typing, by both VS Code and
-// the page, for the whole 20 s: seen at stop 21's CI and in 1 of 4 whole runs of the test
-// command at stop 22. A cause that gives exactly this picture is fixed at stop 23: the
-// relay read a cursor against its current text, which could already hold a keystroke of
-// VS Code's or the page's before the caret that Neovim's pairprog-lsp had not received
-// (`cursor` now names its revision; see
+// Nothing is listed. `cursors-vscode` and `cursors-web` were, until stop 24: Neovim's
+// caret drawn one character short of the end of its typing, by both VS Code and the page,
+// seen at stop 21's CI and in 1 of 4 whole runs of the test command at stop 22. A cause
+// that gives exactly this picture was fixed at stop 23: the relay read a cursor against
+// its current text, which could already hold a keystroke of VS Code's or the page's
+// before the caret that Neovim's pairprog-lsp had not received (`cursor` now names its
+// revision; see
 // relay/src/document/tests.rs::regression_a_cursor_was_read_against_revisions_its_sender_had_not_seen).
-// The failure is rare: 10 runs of this test alone at stop 23 all passed, 5 with the
-// binaries before the fix and 5 after, so the fix is not shown to be the whole cause.
-// Both parts stay listed until whole runs of the test command show them passing.
-const KNOWN_FAILING = {
-  "cursors-vscode": "Neovim's caret drawn one character short of its typing (intermittent; a probable cause fixed at stop 23)",
-  "cursors-web": "Neovim's caret drawn one character short of its typing (intermittent; a probable cause fixed at stop 23)",
-};
+// Since then both parts passed in every run: 10 of this test alone at stop 23, the whole
+// test command from a clean clone at stop 23 and stop 24, and 5 more alone at stop 24.
+const KNOWN_FAILING = {};
 for (const id of (process.env.PAIRPROG_MIXED_KNOWN_FAILING ?? "").split(",").filter(Boolean)) {
   KNOWN_FAILING[id.trim()] ??= "named in PAIRPROG_MIXED_KNOWN_FAILING";
 }
