@@ -211,6 +211,19 @@ fn regression_sequence_number_sql_cannot_hold_is_refused_before_the_store() {
     assert_eq!(errors(&fx), vec![("a".to_owned(), ErrorCode::BadMessage)]);
 }
 
+/// Revision 1 as another relay wrote it: what a lost race leaves in the log.
+fn another_relays_revision_1() -> super::LogEntry {
+    super::LogEntry {
+        revision: 1,
+        author: "z".into(),
+        client_id: "z".into(),
+        client_seq: 1,
+        operation: Operation::new().insert("z"),
+        committed_at_ms: 0,
+        participant_id: "z".into(),
+    }
+}
+
 #[test]
 fn a_lost_race_sequences_the_batch_again_on_top_of_the_log() {
     let (mut core, mut fx) = core();
@@ -220,16 +233,8 @@ fn a_lost_race_sequences_the_batch_again_on_top_of_the_log() {
         &mut fx,
     );
     assert_eq!(next, Next::Race);
-    let theirs = super::LogEntry {
-        revision: 1,
-        author: "z".into(),
-        client_id: "z".into(),
-        client_seq: 1,
-        operation: Operation::new().insert("z"),
-        committed_at_ms: 0,
-        participant_id: "z".into(),
-    };
-    core.apply_log(&[theirs], &mut fx).unwrap();
+    core.apply_log(&[another_relays_revision_1()], &mut fx)
+        .unwrap();
     let again = core.next_commit(0, &mut fx).expect("sequenced again");
     assert_eq!(again.ops[0].revision, 2);
     core.outcome(CommitOutcome::Committed, &mut fx);
@@ -403,16 +408,8 @@ fn a_lost_race_sequences_every_later_batch_again() {
     );
     assert_eq!(next, Next::Race);
     assert_eq!(core.outcome(not_written(), &mut fx), Next::Done);
-    let theirs = super::LogEntry {
-        revision: 1,
-        author: "z".into(),
-        client_id: "z".into(),
-        client_seq: 1,
-        operation: Operation::new().insert("z"),
-        committed_at_ms: 0,
-        participant_id: "z".into(),
-    };
-    core.apply_log(&[theirs], &mut fx).unwrap();
+    core.apply_log(&[another_relays_revision_1()], &mut fx)
+        .unwrap();
     let again = core.next_commit(0, &mut fx).expect("sequenced again");
     let order: Vec<(String, u64)> = again
         .ops

@@ -177,14 +177,9 @@ impl World {
             Next::Race => {
                 self.drain_stale()?;
                 // Take the append lock, read what was missed, sequence again on top.
-                let mut fx = Vec::new();
-                let since = self.core.revision().unwrap_or(0);
-                let applied = self.core.apply_log(&self.store.since(since), &mut fx);
-                self.perform(fx)?;
-                if applied.is_err() {
-                    return self.lost_track();
+                if self.apply_missed()? {
+                    self.locked = true;
                 }
-                self.locked = true;
                 Ok(())
             }
             Next::Resolve { since } => {

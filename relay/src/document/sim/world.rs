@@ -426,14 +426,22 @@ impl World {
         if self.faults && chance(mix(r), 1, 10) {
             return self.lost_track();
         }
+        self.apply_missed().map(|_| ())
+    }
+
+    /// Applies what the log holds past the core's revision, as the owner does after a
+    /// lost race or on a catch-up. A log the core cannot apply makes it lose track, and
+    /// then the answer is false.
+    pub(super) fn apply_missed(&mut self) -> Result<bool, String> {
         let mut fx = Vec::new();
         let since = self.core.revision().unwrap_or(0);
         let applied = self.core.apply_log(&self.store.since(since), &mut fx);
         self.perform(fx)?;
         if applied.is_err() {
-            return self.lost_track();
+            self.lost_track()?;
+            return Ok(false);
         }
-        Ok(())
+        Ok(true)
     }
 
     pub(super) fn lost_track(&mut self) -> Result<(), String> {
