@@ -18,8 +18,9 @@ pub struct ContentChange {
 
 /// Applies the changes of one `didChange` to `text`, in order (each range refers to the
 /// text after the previous changes, as LSP says), and returns them as operations, each
-/// over the text the previous one left. A whole-document change becomes a diff, so the
-/// parts it kept stay untouched for collaborators.
+/// over the text the previous one left. A whole-document change becomes the smallest
+/// diff that makes it ([`crate::text_diff`]), so the parts it kept stay untouched for
+/// collaborators and only what the user typed counts as typed.
 pub fn apply_changes(
     text: &mut Rope,
     changes: &[ContentChange],
@@ -32,7 +33,7 @@ pub fn apply_changes(
                 let (offset, len) = range_to_span(text, range, encoding);
                 Operation::splice(text.len_chars(), offset, len, &change.text)?
             }
-            None => Operation::from_diff(&text.to_string(), &change.text),
+            None => crate::text_diff::minimal_diff(text, &Rope::from_str(&change.text)),
         };
         op.apply(text)?;
         ops.push(op);

@@ -10,4 +10,5 @@ pub mod relay_link;
 pub mod server;
 pub mod session;
 pub mod settings;
+pub mod text_diff;
 pub mod tls;

@@ -24,9 +24,9 @@ use pairprog_protocol::position::position_to_offset;
 use pairprog_protocol::{Operation, OperationError};
 use ropey::Rope;
 
-use super::diff::minimal_diff;
 use super::judge::{Explained, WireEdit};
 use super::region::{changed_span, cost};
+use crate::text_diff::minimal_diff;
 
 /// How many places holding the edit's text are considered.
 const MAX_OCCURRENCES: usize = 32;

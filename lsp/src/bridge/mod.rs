@@ -9,7 +9,6 @@
 //!   `local = missing(editor)`, where `missing` is what the editor still lacks.
 //! * the relay's text, inside [`RelaySide`].
 
-mod diff;
 mod editor_side;
 mod judge;
 mod merged;
@@ -142,12 +141,10 @@ impl Document {
         encoding: PositionEncoding,
     ) -> Result<ChangeOutcome, SyncError> {
         let mut text = self.editor.text().clone();
-        let ops = if changes.iter().any(|c| c.range.is_none()) {
+        if changes.iter().any(|c| c.range.is_none()) {
             self.editor.reports_whole_texts();
-            whole_text_changes(&mut text, changes, encoding)?
-        } else {
-            apply_changes(&mut text, changes, encoding)?
-        };
+        }
+        let ops = apply_changes(&mut text, changes, encoding)?;
         let users = self.editor.editor_change(version, &ops, text)?;
         let mut outcome = ChangeOutcome {
             changes: ops,
@@ -358,26 +355,6 @@ impl Document {
             _ => None,
         }
     }
-}
-
-/// [`apply_changes`], with each whole-text change taken as the smallest edit that makes
-/// it ([`diff::minimal_diff`]): what the user typed, and nothing more.
-fn whole_text_changes(
-    text: &mut Rope,
-    changes: &[ContentChange],
-    encoding: PositionEncoding,
-) -> Result<Vec<Operation>, SyncError> {
-    let mut ops = Vec::with_capacity(changes.len());
-    for change in changes {
-        if change.range.is_some() {
-            ops.extend(apply_changes(text, std::slice::from_ref(change), encoding)?);
-            continue;
-        }
-        let new = Rope::from_str(&change.text);
-        ops.push(diff::minimal_diff(text, &new));
-        *text = new;
-    }
-    Ok(ops)
 }
 
 #[cfg(test)]

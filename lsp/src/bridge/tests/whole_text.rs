@@ -1,6 +1,6 @@
 //! The bridge against a client that reports every change as the whole text and applies
 //! every edit at the positions given, stale or not (Vim's vim-lsp): the echo comes merged
-//! with typing, and the judge must tell the two apart (`merged.rs`, `diff.rs`).
+//! with typing, and the judge must tell the two apart (`merged.rs`, `text_diff.rs`).
 
 use super::*;
 
@@ -8,7 +8,7 @@ use super::*;
 /// edit that makes it, as the bridge computes it.
 fn whole_text(p: &mut Pair, version: i32, now: &str) {
     let old = p.side.text().clone();
-    let op = crate::bridge::diff::minimal_diff(&old, &Rope::from_str(now));
+    let op = crate::text_diff::minimal_diff(&old, &Rope::from_str(now));
     p.change(version, op);
 }
 

@@ -155,7 +155,17 @@ mod tests {
     #[test]
     fn regression_whole_text_typing_came_out_as_a_rewrite() {
         let op = diff("<init>", "<a2><init><a1 >");
-        assert_eq!(super::super::region::cost(&op), 9, "{op:?}");
+        // Changed chars: the two tokens typed, and nothing of `<init>`.
+        let changed: usize = op
+            .components()
+            .iter()
+            .map(|c| match c {
+                pairprog_protocol::Component::Retain(_) => 0,
+                pairprog_protocol::Component::Insert(s) => s.chars().count(),
+                pairprog_protocol::Component::Delete(n) => *n,
+            })
+            .sum();
+        assert_eq!(changed, 9, "{op:?}");
     }
 
     #[test]
